@@ -1,0 +1,185 @@
+namespace GpuAutoencoder.Kernels;
+
+/// <summary>
+/// Every kernel gpuae runs, loaded once for one accelerator, with the launch shapes of the
+/// <see cref="Schedule"/> chosen for it. Methods only enqueue work: nothing here copies between
+/// host and device or waits for the device, so callers decide where synchronisation happens.
+/// </summary>
+public sealed class DeviceKernels : IDisposable
+{
+    readonly Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> naive;
+    readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue> blockedForward, blockedBackwardInput;
+    readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int> blockedBackwardWeight;
+    readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int> gatherBatch;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> mseSigmoidBackward;
+    readonly Action<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int> columnSums;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int> adam;
+
+    // Scratch space grows to the largest request and is then reused, so a training loop allocates
+    // nothing after its first step.
+    readonly ScratchBuffer rowLoss, columnPartials;
+    // Kernels take an aux view even when their epilogue ignores it; this stands in for "none".
+    readonly MemoryBuffer1D<float, Stride1D.Dense> noAux;
+
+    public Accelerator Accelerator { get; }
+    public Schedule Schedule { get; }
+
+    public DeviceKernels(Accelerator accelerator, Schedule? schedule = null)
+    {
+        Accelerator = accelerator;
+        Schedule = schedule ?? Schedule.For(accelerator);
+        naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
+        blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
+        blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
+        blockedBackwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int>(MatmulBlocked.BackwardWeight);
+        gatherBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int>(ElementwiseKernels.GatherBatch);
+        mseSigmoidBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(ElementwiseKernels.MseSigmoidBackward);
+        columnSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int>(ElementwiseKernels.ColumnSums);
+        adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
+        rowLoss = new ScratchBuffer(accelerator);
+        columnPartials = new ScratchBuffer(accelerator);
+        noAux = accelerator.Allocate1D<float>(1);
+    }
+
+    /// <summary>Y[M,N] = act(X[M,K]·W[N,K]ᵀ + b).</summary>
+    public MatmulVersion LinearForward(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y,
+        int m, int n, int k, Activation activation) =>
+        Matmul(MatmulShape.Forward, x, w, y, bias, m, n, k, Epilogue.Bias(activation));
+
+    /// <summary>dX[M,K] = dY[M,N]·W[N,K], zeroed where <paramref name="reluOutput"/> (the layer input, [M,K]) is not positive; no mask when it is null.</summary>
+    public MatmulVersion LinearBackwardInput(ArrayView<float> dy, ArrayView<float> w, ArrayView<float>? reluOutput,
+        ArrayView<float> dx, int m, int n, int k) =>
+        Matmul(MatmulShape.BackwardInput, dy, w, dx, reluOutput ?? noAux.View, m, n, k,
+            reluOutput.HasValue ? Epilogue.ReluMask : Epilogue.None);
+
+    /// <summary>dW[N,K] = dY[M,N]ᵀ·X[M,K].</summary>
+    public MatmulVersion LinearBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, int m, int n, int k) =>
+        Matmul(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None);
+
+    /// <summary>Runs one matrix product with the fastest version this schedule and these operands allow, and says which ran.</summary>
+    public MatmulVersion Matmul(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null)
+    {
+        var chosen = version ?? Schedule.Matmul;
+        if (chosen != MatmulVersion.Naive && !BlockedOperandsFit(shape, a, b, n, k))
+            chosen = MatmulVersion.Naive;
+        switch (chosen)
+        {
+            case MatmulVersion.Naive:
+                var s = StridedProduct.For(shape, m, n, k);
+                naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
+                break;
+            default:
+                // The tiled GPU version is not written yet; the blocked one is correct everywhere.
+                LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
+                chosen = MatmulVersion.Blocked;
+                break;
+        }
+        return chosen;
+    }
+
+    void LaunchBlocked(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue)
+    {
+        var a4 = a.Cast<Float4>();
+        var b4 = b.Cast<Float4>();
+        switch (shape)
+        {
+            case MatmulShape.Forward:
+                blockedForward(new Index2D(CeilDiv(n, 4), CeilDiv(m, 4)), a4, b4, c, aux, m, n, k, epilogue);
+                break;
+            case MatmulShape.BackwardInput:
+                blockedBackwardInput(new Index2D(k / 4, CeilDiv(m, 4)), a4, b4, c, aux, m, n, k, epilogue);
+                break;
+            default:
+                blockedBackwardWeight(new Index2D(k / 4, n / 4), a4, b4, c, m, n, k);
+                break;
+        }
+    }
+
+    /// <summary>Whether every row read as Float4 has a length that is a multiple of 4 and starts 16-byte aligned.</summary>
+    static bool BlockedOperandsFit(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, int n, int k) =>
+        Aligned(a) && Aligned(b) && k % 4 == 0 && (shape == MatmulShape.Forward || n % 4 == 0);
+
+    static bool Aligned(ArrayView<float> view) => ((IContiguousArrayView)view).Index % 4 == 0;
+
+    /// <summary>dst[col] = scale · Σ_row src[row, col], in a fixed order (two stages on a GPU).</summary>
+    public void ColumnSums(ArrayView<float> src, int rows, int cols, ArrayView<float> dst, float scale = 1f)
+    {
+        int rowsPerChunk = Math.Min(Schedule.ColumnSumRowsPerChunk, rows);
+        int chunks = CeilDiv(rows, rowsPerChunk);
+        if (chunks == 1)
+        {
+            LaunchColumnSums(src, rows, cols, rows, 1, dst, scale);
+            return;
+        }
+        var partial = columnPartials.Get(chunks * cols);
+        LaunchColumnSums(src, rows, cols, rowsPerChunk, chunks, partial, 1f);
+        LaunchColumnSums(partial, chunks, cols, chunks, 1, dst, scale);
+    }
+
+    void LaunchColumnSums(ArrayView<float> src, int rows, int cols, int rowsPerChunk, int chunks, ArrayView<float> dst, float scale)
+    {
+        int threads = Threads(chunks * cols);
+        columnSums(threads, src, rows, cols, rowsPerChunk, chunks, dst, scale, threads);
+    }
+
+    /// <summary>
+    /// The MSE between the Sigmoid output y and the target, both [rows, cols]: its gradient with
+    /// respect to the Sigmoid's input goes to dz, and the mean loss to loss[0], reduced on the device.
+    /// </summary>
+    public void MseSigmoidBackward(ArrayView<float> y, ArrayView<float> target, ArrayView<float> dz,
+        ArrayView<float> loss, int rows, int cols)
+    {
+        float elements = (float)rows * cols;
+        var rowSums = rowLoss.Get(rows);
+        int threads = Threads(rows);
+        mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
+        ColumnSums(rowSums, rows, 1, loss, 1f / elements);
+    }
+
+    /// <summary>One Adam step over <paramref name="count"/> parameters.</summary>
+    public void Adam(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count, AdamStep step)
+    {
+        int threads = Threads(count);
+        adam(threads, param, grad, m, v, count, step, threads);
+    }
+
+    /// <summary>x[r, :] = images[permutation[first + r], :] / 255 for r &lt; rows.</summary>
+    public void GatherBatch(ArrayView<byte> images, ArrayView<int> permutation, int first, int rows, int pixels, ArrayView<float> x)
+    {
+        int threads = Threads(rows * pixels);
+        gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+    }
+
+    /// <summary>The launch extent of a grid-stride kernel over <paramref name="items"/> items.</summary>
+    int Threads(int items) =>
+        Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Accelerator.MaxNumThreads));
+
+    static int CeilDiv(int a, int b) => (a + b - 1) / b;
+
+    public void Dispose()
+    {
+        rowLoss.Dispose();
+        columnPartials.Dispose();
+        noAux.Dispose();
+    }
+
+    /// <summary>A device buffer that grows to the largest size asked of it.</summary>
+    sealed class ScratchBuffer(Accelerator accelerator) : IDisposable
+    {
+        MemoryBuffer1D<float, Stride1D.Dense>? buffer;
+
+        public ArrayView<float> Get(int length)
+        {
+            if (buffer == null || buffer.Length < length)
+            {
+                buffer?.Dispose();
+                buffer = accelerator.Allocate1D<float>(length);
+            }
+            return buffer.View.SubView(0, length);
+        }
+
+        public void Dispose() => buffer?.Dispose();
+    }
+}

@@ -1,0 +1,148 @@
+namespace GpuAutoencoder.Kernels;
+
+/// <summary>
+/// The small kernels around the matrix products. Each is a grid-stride loop: thread t handles
+/// items t, t + stride, ... so one kernel serves both schedules. On a GPU it is launched with one
+/// thread per item (each loop runs once); on the CPU accelerator with about one thread per core,
+/// because a simulated thread per element spends its time in the simulator, not the loop body.
+/// Every item is written by exactly one thread in a fixed order, so results are deterministic.
+/// </summary>
+public static class ElementwiseKernels
+{
+    /// <summary>x[r, :] = images[perm[first + r], :] / 255 for r &lt; rows: batch assembly and byte→float in one pass.</summary>
+    public static void GatherBatch(Index1D index, ArrayView<byte> images, ArrayView<int> permutation, int first,
+        int rows, int pixels, ArrayView<float> x, int stride)
+    {
+        for (int t = index; t < rows * pixels; t += stride)
+        {
+            int r = t / pixels, c = t - r * pixels;
+            x[t] = images[permutation[first + r] * pixels + c] / 255f;
+        }
+    }
+
+    /// <summary>
+    /// For each row of the batch: the squared error against the target, summed into rowLoss, and
+    /// the gradient of mean((y − t)²) taken back through the Sigmoid, written into dz.
+    /// </summary>
+    public static void MseSigmoidBackward(Index1D index, ArrayView<float> y, ArrayView<float> target,
+        ArrayView<float> dz, ArrayView<float> rowLoss, int rows, int cols, float gradScale, int stride)
+    {
+        for (int r = index; r < rows; r += stride)
+        {
+            float sum = 0f;
+            for (int c = r * cols; c < (r + 1) * cols; c++)
+            {
+                float yc = y[c], diff = yc - target[c];
+                sum += diff * diff;
+                dz[c] = gradScale * diff * yc * (1f - yc);
+            }
+            rowLoss[r] = sum;
+        }
+    }
+
+    /// <summary>
+    /// dst[chunk, col] = scale · Σ src[row, col] over the rows of that chunk. With one chunk this is
+    /// a column sum; with many, it is the first stage of a two-stage one, so a GPU gets enough threads
+    /// without resorting to atomics.
+    /// </summary>
+    public static void ColumnSums(Index1D index, ArrayView<float> src, int rows, int cols, int rowsPerChunk,
+        int chunks, ArrayView<float> dst, float scale, int stride)
+    {
+        for (int t = index; t < chunks * cols; t += stride)
+        {
+            int chunk = t / cols, col = t - chunk * cols;
+            int end = Math.Min(rows, (chunk + 1) * rowsPerChunk);
+            float sum = 0f;
+            for (int r = chunk * rowsPerChunk; r < end; r++) sum += src[r * cols + col];
+            dst[t] = scale * sum;
+        }
+    }
+
+    /// <summary>One Adam step over every parameter, exactly as torch.optim.Adam (no weight decay, no amsgrad).</summary>
+    public static void Adam(Index1D index, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m,
+        ArrayView<float> v, int count, AdamStep step, int stride)
+    {
+        for (int i = index; i < count; i += stride)
+        {
+            float g = grad[i];
+            float mi = step.Beta1 * m[i] + (1f - step.Beta1) * g;
+            float vi = step.Beta2 * v[i] + (1f - step.Beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            param[i] -= step.StepSize * mi / (MathF.Sqrt(vi) / step.BiasCorrection2Sqrt + step.Epsilon);
+        }
+    }
+}
+
+/// <summary>
+/// The scalars of one Adam step. The bias corrections depend only on the step number, so the host
+/// computes them once per step in double precision, as PyTorch does, and passes them as arguments.
+/// </summary>
+public readonly struct AdamStep
+{
+    public readonly float Beta1, Beta2, Epsilon;
+    /// <summary>lr / (1 − β1ᵗ).</summary>
+    public readonly float StepSize;
+    /// <summary>√(1 − β2ᵗ).</summary>
+    public readonly float BiasCorrection2Sqrt;
+
+    public AdamStep(double learningRate, double beta1, double beta2, double epsilon, long step)
+    {
+        Beta1 = (float)beta1;
+        Beta2 = (float)beta2;
+        Epsilon = (float)epsilon;
+        StepSize = (float)(learningRate / (1 - Math.Pow(beta1, step)));
+        BiasCorrection2Sqrt = (float)Math.Sqrt(1 - Math.Pow(beta2, step));
+    }
+}
+
+/// <summary>Float64 references for <see cref="ElementwiseKernels"/>.</summary>
+public static class ElementwiseReference
+{
+    public static double[] GatherBatch(byte[] images, int[] permutation, int first, int rows, int pixels)
+    {
+        var x = new double[rows * pixels];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < pixels; c++)
+                x[r * pixels + c] = images[permutation[first + r] * pixels + c] / 255.0;
+        return x;
+    }
+
+    /// <returns>The mean squared error and its gradient with respect to the Sigmoid's input.</returns>
+    public static (double Loss, double[] Dz) MseSigmoidBackward(float[] y, float[] target, int rows, int cols)
+    {
+        double n = (double)rows * cols, loss = 0;
+        var dz = new double[y.Length];
+        for (int i = 0; i < rows * cols; i++)
+        {
+            double diff = (double)y[i] - target[i];
+            loss += diff * diff;
+            dz[i] = 2 * diff / n * y[i] * (1 - (double)y[i]);
+        }
+        return (loss / n, dz);
+    }
+
+    public static double[] ColumnSums(float[] src, int rows, int cols)
+    {
+        var sums = new double[cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) sums[c] += src[r * cols + c];
+        return sums;
+    }
+
+    /// <returns>The updated parameters, first and second moments.</returns>
+    public static (double[] P, double[] M, double[] V) Adam(float[] p, float[] g, float[] m, float[] v,
+        double lr, double beta1, double beta2, double eps, long step)
+    {
+        int n = p.Length;
+        double[] po = new double[n], mo = new double[n], vo = new double[n];
+        double bc1 = 1 - Math.Pow(beta1, step), bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
+        for (int i = 0; i < n; i++)
+        {
+            mo[i] = beta1 * m[i] + (1 - beta1) * g[i];
+            vo[i] = beta2 * v[i] + (1 - beta2) * (double)g[i] * g[i];
+            po[i] = p[i] - lr / bc1 * mo[i] / (Math.Sqrt(vo[i]) / bc2Sqrt + eps);
+        }
+        return (po, mo, vo);
+    }
+}

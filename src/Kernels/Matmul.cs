@@ -1,0 +1,204 @@
+namespace GpuAutoencoder.Kernels;
+
+/// <summary>
+/// The three matrix products of a linear layer's training step, all on row-major buffers with
+/// weights stored [out, in] as PyTorch stores them:
+/// <list type="bullet">
+/// <item><b>Forward</b>: Y[M,N] = epilogue(X[M,K] · W[N,K]ᵀ), bias and activation fused.</item>
+/// <item><b>BackwardInput</b>: dX[M,K] = epilogue(dY[M,N] · W[N,K]), the ReLU mask fused.</item>
+/// <item><b>BackwardWeight</b>: dW[N,K] = dY[M,N]ᵀ · X[M,K].</item>
+/// </list>
+/// In all three, M is the batch, N a layer's outputs and K its inputs.
+/// </summary>
+public enum MatmulShape
+{
+    Forward,
+    BackwardInput,
+    BackwardWeight,
+}
+
+/// <summary>Float64 references: the ground truth every schedule is validated against.</summary>
+public static class MatmulReference
+{
+    public static double[] Forward(float[] x, float[] w, float[] bias, int m, int n, int k, Activation activation)
+    {
+        var y = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = bias[j];
+                for (int p = 0; p < k; p++) s += (double)x[i * k + p] * w[j * k + p];
+                y[i * n + j] = activation switch
+                {
+                    Activation.Relu => Math.Max(0, s),
+                    Activation.Sigmoid => 1 / (1 + Math.Exp(-s)),
+                    _ => s,
+                };
+            }
+        return y;
+    }
+
+    /// <param name="mask">The previous layer's ReLU output [M,K], or null for no mask.</param>
+    public static double[] BackwardInput(float[] dy, float[] w, float[]? mask, int m, int n, int k)
+    {
+        var dx = new double[m * k];
+        for (int i = 0; i < m; i++)
+            for (int p = 0; p < k; p++)
+            {
+                if (mask != null && !(mask[i * k + p] > 0)) continue;
+                double s = 0;
+                for (int j = 0; j < n; j++) s += (double)dy[i * n + j] * w[j * k + p];
+                dx[i * k + p] = s;
+            }
+        return dx;
+    }
+
+    public static double[] BackwardWeight(float[] dy, float[] x, int m, int n, int k)
+    {
+        var dw = new double[n * k];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double g = dy[i * n + j];
+                if (g == 0) continue;
+                for (int p = 0; p < k; p++) dw[j * k + p] += g * x[i * k + p];
+            }
+        return dw;
+    }
+}
+
+/// <summary>
+/// How a matrix product reads its operands: C[i,j] = Σ_p A[i·AsI + p·AsP] · B[p·BsP + j·BsJ],
+/// with C [Rows, Cols] row-major and the sum running over Depth. One strided description covers
+/// all three <see cref="MatmulShape"/>s, which is what lets version 1 be a single kernel.
+/// </summary>
+public readonly struct StridedProduct(int rows, int cols, int depth, int asI, int asP, int bsP, int bsJ)
+{
+    public readonly int Rows = rows, Cols = cols, Depth = depth;
+    public readonly int AsI = asI, AsP = asP, BsP = bsP, BsJ = bsJ;
+
+    public static StridedProduct For(MatmulShape shape, int m, int n, int k) => shape switch
+    {
+        // Y[m,n] = Σ_k X[m,k]·W[n,k]
+        MatmulShape.Forward => new(m, n, k, k, 1, 1, k),
+        // dX[m,k] = Σ_n dY[m,n]·W[n,k]
+        MatmulShape.BackwardInput => new(m, k, n, n, 1, k, 1),
+        // dW[n,k] = Σ_m dY[m,n]·X[m,k]
+        _ => new(n, k, m, 1, n, k, 1),
+    };
+}
+
+/// <summary>
+/// Version 1: one output element per thread, any sizes, any alignment. Slow, but the simplest
+/// correct kernel, and the fallback when a row length is not a multiple of four.
+/// </summary>
+public static class MatmulNaive
+{
+    public static void Kernel(Index2D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> aux, StridedProduct s, Epilogue epilogue)
+    {
+        int j = index.X, i = index.Y;
+        if (i >= s.Rows || j >= s.Cols) return;
+        float sum = 0f;
+        for (int p = 0; p < s.Depth; p++)
+            sum += a[i * s.AsI + p * s.AsP] * b[p * s.BsP + j * s.BsJ];
+        c[i * s.Cols + j] = epilogue.Apply(sum, aux, i, j, s.Cols);
+    }
+}
+
+/// <summary>
+/// Version 2, the CPU-accelerator schedule: barrier-free and implicitly grouped, each thread
+/// computing a 4×4 block of outputs from Float4 loads. ILGPU's CPU accelerator runs shared-memory
+/// kernels orders of magnitude slower than this, because every barrier is a real thread rendezvous.
+/// Requires every row that is read as Float4 to have a length that is a multiple of 4 and to
+/// start 16-byte aligned; <see cref="Matmul"/> falls back to version 1 otherwise.
+/// </summary>
+public static class MatmulBlocked
+{
+    /// <summary>Y = X·Wᵀ: thread (x, y) owns rows 4y.. and columns 4x.., both clamped at the edge.</summary>
+    public static void Forward(Index2D index, ArrayView<Float4> x, ArrayView<Float4> w, ArrayView<float> y,
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue)
+    {
+        int k4 = k / 4, n0 = index.X * 4, m0 = index.Y * 4;
+        // Clamping instead of branching keeps the inner loop free of bounds tests; the duplicate
+        // edge rows are computed and simply not stored.
+        int a0 = Math.Min(m0, m - 1) * k4, a1 = Math.Min(m0 + 1, m - 1) * k4;
+        int a2 = Math.Min(m0 + 2, m - 1) * k4, a3 = Math.Min(m0 + 3, m - 1) * k4;
+        int b0 = Math.Min(n0, n - 1) * k4, b1 = Math.Min(n0 + 1, n - 1) * k4;
+        int b2 = Math.Min(n0 + 2, n - 1) * k4, b3 = Math.Min(n0 + 3, n - 1) * k4;
+        Float4 c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int p = 0; p < k4; p++)
+        {
+            Float4 w0 = w[b0 + p], w1 = w[b1 + p], w2 = w[b2 + p], w3 = w[b3 + p];
+            Float4 x0 = x[a0 + p];
+            c0 = Add(c0, Float4.Dot(x0, w0), Float4.Dot(x0, w1), Float4.Dot(x0, w2), Float4.Dot(x0, w3));
+            Float4 x1 = x[a1 + p];
+            c1 = Add(c1, Float4.Dot(x1, w0), Float4.Dot(x1, w1), Float4.Dot(x1, w2), Float4.Dot(x1, w3));
+            Float4 x2 = x[a2 + p];
+            c2 = Add(c2, Float4.Dot(x2, w0), Float4.Dot(x2, w1), Float4.Dot(x2, w2), Float4.Dot(x2, w3));
+            Float4 x3 = x[a3 + p];
+            c3 = Add(c3, Float4.Dot(x3, w0), Float4.Dot(x3, w1), Float4.Dot(x3, w2), Float4.Dot(x3, w3));
+        }
+        StoreBlock(y, aux, m, n, m0, n0, c0, c1, c2, c3, epilogue);
+    }
+
+    /// <summary>dX = dY·W: thread (x, y) owns rows 4y.. (clamped) and columns 4x..4x+3 of dX.</summary>
+    public static void BackwardInput(Index2D index, ArrayView<Float4> dy, ArrayView<Float4> w, ArrayView<float> dx,
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue)
+    {
+        int n4 = n / 4, k4 = k / 4, kb = index.X, m0 = index.Y * 4;
+        int a0 = Math.Min(m0, m - 1) * n4, a1 = Math.Min(m0 + 1, m - 1) * n4;
+        int a2 = Math.Min(m0 + 2, m - 1) * n4, a3 = Math.Min(m0 + 3, m - 1) * n4;
+        Float4 c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int p = 0; p < n4; p++)
+        {
+            // Four consecutive rows of W, each contributing its 4-column slice.
+            int wr = 4 * p * k4 + kb;
+            Float4 w0 = w[wr], w1 = w[wr + k4], w2 = w[wr + 2 * k4], w3 = w[wr + 3 * k4];
+            c0 = Combine(c0, dy[a0 + p], w0, w1, w2, w3);
+            c1 = Combine(c1, dy[a1 + p], w0, w1, w2, w3);
+            c2 = Combine(c2, dy[a2 + p], w0, w1, w2, w3);
+            c3 = Combine(c3, dy[a3 + p], w0, w1, w2, w3);
+        }
+        StoreBlock(dx, aux, m, k, m0, kb * 4, c0, c1, c2, c3, epilogue);
+    }
+
+    /// <summary>dW = dYᵀ·X: thread (x, y) owns rows 4y..4y+3 and columns 4x..4x+3 of dW; a sum of outer products over the batch.</summary>
+    public static void BackwardWeight(Index2D index, ArrayView<Float4> dy, ArrayView<Float4> x, ArrayView<float> dw,
+        int m, int n, int k)
+    {
+        int n4 = n / 4, k4 = k / 4, kb = index.X, nb = index.Y;
+        Float4 c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int i = 0; i < m; i++)
+        {
+            Float4 g = dy[i * n4 + nb], v = x[i * k4 + kb];
+            c0 = Float4.MulAdd(c0, g.X, v);
+            c1 = Float4.MulAdd(c1, g.Y, v);
+            c2 = Float4.MulAdd(c2, g.Z, v);
+            c3 = Float4.MulAdd(c3, g.W, v);
+        }
+        StoreBlock(dw, default, n, k, nb * 4, kb * 4, c0, c1, c2, c3, Epilogue.None);
+    }
+
+    static Float4 Add(Float4 c, float x, float y, float z, float w) => new(c.X + x, c.Y + y, c.Z + z, c.W + w);
+
+    /// <summary>c + Σ_q a[q]·wq: one row of dY against four rows of W.</summary>
+    static Float4 Combine(Float4 c, Float4 a, Float4 w0, Float4 w1, Float4 w2, Float4 w3) =>
+        Float4.MulAdd(Float4.MulAdd(Float4.MulAdd(Float4.MulAdd(c, a.X, w0), a.Y, w1), a.Z, w2), a.W, w3);
+
+    static void StoreBlock(ArrayView<float> c, ArrayView<float> aux, int rows, int cols, int r0, int c0,
+        Float4 row0, Float4 row1, Float4 row2, Float4 row3, Epilogue epilogue)
+    {
+        StoreRow(c, aux, rows, cols, r0, c0, row0, epilogue);
+        StoreRow(c, aux, rows, cols, r0 + 1, c0, row1, epilogue);
+        StoreRow(c, aux, rows, cols, r0 + 2, c0, row2, epilogue);
+        StoreRow(c, aux, rows, cols, r0 + 3, c0, row3, epilogue);
+    }
+
+    static void StoreRow(ArrayView<float> c, ArrayView<float> aux, int rows, int cols, int r, int c0, Float4 v, Epilogue epilogue)
+    {
+        if (r >= rows) return;
+        for (int q = 0; q < 4 && c0 + q < cols; q++)
+            c[r * cols + c0 + q] = epilogue.Apply(v.Get(q), aux, r, c0 + q, cols);
+    }
+}

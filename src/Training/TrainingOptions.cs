@@ -1,0 +1,46 @@
+namespace GpuAutoencoder.Training;
+
+/// <summary>The lab's hyper-parameters, as defaults.</summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 50;
+    public int BatchSize { get; init; } = 2048;
+    public int Bottleneck { get; init; } = 8;
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Exponential decay per epoch: epoch e (counted from 0) trains at LearningRate·Gammaᵉ.</summary>
+    public double Gamma { get; init; } = 0.95;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Epsilon { get; init; } = 1e-8;
+    /// <summary>Seeds the initial weights and the shuffle.</summary>
+    public ulong Seed { get; init; } = 0;
+    public bool Shuffle { get; init; } = true;
+    /// <summary>Train on the first Limit images only.</summary>
+    public int? Limit { get; init; }
+
+    public double LearningRateAt(int epoch) => LearningRate * Math.Pow(Gamma, epoch);
+
+    /// <summary>Throws ArgumentException naming the option for any value that cannot train.</summary>
+    public void Validate()
+    {
+        static void Require(bool ok, string option, string what)
+        {
+            if (!ok) throw new ArgumentException($"{option}: {what}");
+        }
+        Require(Epochs >= 0, "--epochs", $"must be 0 or more, got {Epochs}");
+        Require(BatchSize >= 1, "--batch", $"must be at least 1, got {BatchSize}");
+        Require(Bottleneck >= 1, "--bottleneck", $"must be at least 1, got {Bottleneck}");
+        Require(double.IsFinite(LearningRate) && LearningRate > 0, "--lr", $"must be a finite number above 0, got {LearningRate}");
+        Require(double.IsFinite(Gamma) && Gamma > 0, "--gamma", $"must be a finite number above 0, got {Gamma}");
+        Require(Limit is null or >= 1, "--limit", $"must be at least 1, got {Limit}");
+    }
+}
+
+/// <summary>One finished epoch. Epochs are numbered from 1 here; the learning rate is the one the epoch trained at.</summary>
+public sealed record EpochResult(int Epoch, double Loss, double LearningRate, double Seconds, double ImagesPerSecond);
+
+/// <summary>Progress inside an epoch.</summary>
+public sealed record BatchProgress(int Epoch, int BatchesDone, int Batches, double Seconds, double ImagesPerSecond)
+{
+    public double EtaSeconds => BatchesDone == 0 ? double.NaN : Seconds / BatchesDone * (Batches - BatchesDone);
+}

@@ -1,0 +1,36 @@
+using GpuAutoencoder.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuAutoencoder.Tests;
+
+/// <summary>One ILGPU context and CPU accelerator for the whole test run: creating them and compiling kernels is the slow part.</summary>
+public static class TestAccelerator
+{
+    static readonly Lazy<(Context Context, Accelerator Accelerator)> cpu = new(() =>
+    {
+        var context = Accelerators.CreateContext();
+        return (context, Accelerators.Create(context, AcceleratorKind.Cpu));
+    });
+    static readonly Dictionary<Schedule, DeviceKernels> kernels = [];
+
+    public static Accelerator Cpu => cpu.Value.Accelerator;
+
+    /// <summary>The kernels with the given schedule's launch shapes, on the CPU accelerator.</summary>
+    public static DeviceKernels Kernels(Schedule schedule)
+    {
+        lock (kernels)
+        {
+            if (!kernels.TryGetValue(schedule, out var k)) kernels[schedule] = k = new DeviceKernels(Cpu, schedule);
+            return k;
+        }
+    }
+
+    /// <summary>A device buffer filled with NaN, so any element a kernel fails to write fails the comparison.</summary>
+    public static MemoryBuffer1D<float, Stride1D.Dense> Poisoned(int length)
+    {
+        var b = Cpu.Allocate1D<float>(Math.Max(1, length));
+        b.CopyFromCPU(Enumerable.Repeat(float.NaN, (int)b.Length).ToArray());
+        return b;
+    }
+}
