@@ -88,14 +88,16 @@ public sealed class ReferenceModel
             var below = new double[rows * spec.Inputs];
             Parallel.For(0, rows, i =>
             {
-                for (int p = 0; p < spec.Inputs; p++)
+                var row = below.AsSpan(i * spec.Inputs, spec.Inputs);
+                for (int j = 0; j < spec.Outputs; j++)
                 {
-                    // The layer below ends in a ReLU: no gradient where it output zero.
-                    if (x[i * spec.Inputs + p] <= 0) continue;
-                    double s = 0;
-                    for (int j = 0; j < spec.Outputs; j++) s += d[i * spec.Outputs + j] * Parameters[w + j * spec.Inputs + p];
-                    below[i * spec.Inputs + p] = s;
+                    double g = d[i * spec.Outputs + j];
+                    if (g == 0) continue;
+                    for (int p = 0; p < spec.Inputs; p++) row[p] += g * Parameters[w + j * spec.Inputs + p];
                 }
+                // The layer below ends in a ReLU: no gradient where it output zero.
+                for (int p = 0; p < spec.Inputs; p++)
+                    if (x[i * spec.Inputs + p] <= 0) row[p] = 0;
             });
             delta = below;
         }
