@@ -1,6 +1,29 @@
+using System.CommandLine;
+
 namespace GpuAutoencoder.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("gpuae: train and inspect an MNIST autoencoder (784-392-z-392-784) on the GPU, with ILGPU kernels.")
+        {
+            TrainCommand.Create(),
+            DataCommand.Create(),
+        };
+        root.Options.Add(CommonOptions.Verbose);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One line, exit 2, as for every other bad input; --help lists what is accepted.
+            Console.Error.WriteLine($"gpuae: {parsed.Errors[0].Message} (see gpuae --help)");
+            return ExitCodes.BadInput;
+        }
+        return parsed.Invoke();
+    }
+}
+
+public static class ExitCodes
+{
+    public const int Ok = 0, Failure = 1, BadInput = 2, Interrupted = 130;
 }

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using GpuAutoencoder.Kernels;
+
+namespace GpuAutoencoder.Cli;
+
+/// <summary>Options several commands share, and the one place their errors become exit codes.</summary>
+public static class CommonOptions
+{
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "Show the accelerator's details and the kernel schedule, and stack traces on errors.",
+        Recursive = true,
+    };
+
+    public static Option<string> Accelerator() => new Option<string>("--accelerator", "-a")
+    {
+        Description = "Where the kernels run: auto (CUDA, then OpenCL, then CPU), cuda, opencl or cpu.",
+        DefaultValueFactory = _ => "auto",
+    }.AcceptOnlyFromAmong("auto", "cuda", "opencl", "cpu");
+
+    public static Option<string?> Data() => new("--data")
+    {
+        Description = "Folder with the MNIST IDX files (raw or .gz). Default: $GPUAE_DATA, else the per-user cache, filled on first use.",
+    };
+
+    public static AcceleratorKind ParseAccelerator(string name) => name switch
+    {
+        "cuda" => AcceleratorKind.Cuda,
+        "opencl" => AcceleratorKind.OpenCL,
+        "cpu" => AcceleratorKind.Cpu,
+        _ => AcceleratorKind.Auto,
+    };
+
+    /// <summary>
+    /// Runs a command body: expected failures (bad input, missing data or device) become one line on
+    /// stderr and exit 2; anything else exit 1. Stack traces only with --verbose.
+    /// </summary>
+    public static int Run(bool verbose, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (IsBadInput(e))
+        {
+            Console.Error.WriteLine($"gpuae: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"gpuae: error: {e.Message}");
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.Failure;
+        }
+    }
+
+    static bool IsBadInput(Exception e) => e is ArgumentException or UsageException
+        or Training.Data.DataFormatException or Training.IO.SafeTensorsException or Training.Model.ModelFormatException
+        or AcceleratorUnavailableException or FileNotFoundException or DirectoryNotFoundException;
+}
+
+/// <summary>A user error found by the CLI itself; its message is shown as is.</summary>
+public sealed class UsageException(string message) : Exception(message);

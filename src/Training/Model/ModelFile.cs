@@ -1,0 +1,50 @@
+using GpuAutoencoder.Training.IO;
+
+namespace GpuAutoencoder.Training.Model;
+
+/// <summary>A model file is unusable for this architecture; the message names the file and the problem.</summary>
+public sealed class ModelFormatException(string message) : Exception(message);
+
+/// <summary>
+/// Weights as safetensors with PyTorch's state_dict names and shapes (fc1.weight [392,784] … fc4.bias [784]),
+/// so <c>model.load_state_dict(safetensors.torch.load_file(path))</c> works on the lab's class, and
+/// weights trained by PyTorch load here.
+/// </summary>
+public static class ModelFile
+{
+    public static void Save(string path, ParameterLayout layout, float[] flat, IReadOnlyDictionary<string, string>? metadata = null) =>
+        SafeTensors.Write(path, layout.Tensors()
+            .Select(t => new Tensor(t.Name, t.Shape, flat.AsSpan(t.Offset, t.Length).ToArray())).ToList(), metadata);
+
+    /// <summary>
+    /// Loads weights, inferring the bottleneck from fc2.weight, and checks every tensor's name,
+    /// shape and finiteness; <paramref name="expectedBottleneck"/>, when given, must match.
+    /// </summary>
+    public static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) Load(string path, int? expectedBottleneck = null)
+    {
+        var (tensors, metadata) = SafeTensors.Read(path);
+        string file = Path.GetFileName(path);
+        if (!tensors.TryGetValue("fc2.weight", out var fc2) || fc2.Shape.Length != 2)
+            throw new ModelFormatException($"{file}: no 2-D tensor fc2.weight, so this is not a gpuae/lab autoencoder");
+        int bottleneck = fc2.Shape[0];
+        if (expectedBottleneck is { } z && z != bottleneck)
+            throw new ModelFormatException($"{file}: bottleneck is {bottleneck} (from fc2.weight), but {z} was asked for");
+        var layout = new ParameterLayout(new Architecture(bottleneck));
+        var flat = new float[layout.Length];
+        foreach (var (name, shape, offset, length) in layout.Tensors())
+        {
+            if (!tensors.TryGetValue(name, out var t))
+                throw new ModelFormatException($"{file}: missing tensor {name}");
+            if (!t.Shape.SequenceEqual(shape))
+                throw new ModelFormatException($"{file}: tensor {name} has shape [{string.Join(",", t.Shape)}], expected [{string.Join(",", shape)}]");
+            int bad = Array.FindIndex(t.Data, v => !float.IsFinite(v));
+            if (bad >= 0)
+                throw new ModelFormatException($"{file}: tensor {name} holds a non-finite value ({t.Data[bad]}) at element {bad}");
+            t.Data.CopyTo(flat, offset);
+        }
+        var extra = tensors.Keys.Except(layout.Tensors().Select(t => t.Name)).ToList();
+        if (extra.Count > 0)
+            throw new ModelFormatException($"{file}: unexpected tensor(s) {string.Join(", ", extra)}");
+        return (layout, flat, metadata);
+    }
+}

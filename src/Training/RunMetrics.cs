@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GpuAutoencoder.Training.IO;
+
+namespace GpuAutoencoder.Training;
+
+/// <summary>What a training run records in metrics.json: its configuration, where it ran, and every epoch.</summary>
+public sealed class RunMetrics
+{
+    [JsonPropertyName("config")] public required RunConfig Config { get; init; }
+    [JsonPropertyName("accelerator")] public required string Accelerator { get; init; }
+    [JsonPropertyName("device")] public required string Device { get; init; }
+    [JsonPropertyName("schedule")] public required string Schedule { get; init; }
+    [JsonPropertyName("parameters")] public required int Parameters { get; init; }
+    [JsonPropertyName("dataset_sha256")] public required string DatasetSha256 { get; init; }
+    [JsonPropertyName("epochs")] public List<EpochRecord> Epochs { get; init; } = [];
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+
+    public static RunMetrics Load(string path) =>
+        JsonSerializer.Deserialize<RunMetrics>(File.ReadAllText(path), Json)
+        ?? throw new InvalidDataException($"{Path.GetFileName(path)}: empty");
+}
+
+public sealed record RunConfig(
+    [property: JsonPropertyName("epochs")] int Epochs,
+    [property: JsonPropertyName("batch")] int Batch,
+    [property: JsonPropertyName("bottleneck")] int Bottleneck,
+    [property: JsonPropertyName("lr")] double LearningRate,
+    [property: JsonPropertyName("gamma")] double Gamma,
+    [property: JsonPropertyName("seed")] ulong Seed,
+    [property: JsonPropertyName("shuffle")] bool Shuffle,
+    [property: JsonPropertyName("images")] int Images,
+    [property: JsonPropertyName("init")] string? Init)
+{
+    public static RunConfig From(TrainingOptions o, int images, string? init) =>
+        new(o.Epochs, o.BatchSize, o.Bottleneck, o.LearningRate, o.Gamma, o.Seed, o.Shuffle, images, init);
+}
+
+public sealed record EpochRecord(
+    [property: JsonPropertyName("epoch")] int Epoch,
+    [property: JsonPropertyName("loss")] double Loss,
+    [property: JsonPropertyName("lr")] double LearningRate,
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("images_per_second")] double ImagesPerSecond)
+{
+    public static EpochRecord From(EpochResult r) => new(r.Epoch, r.Loss, r.LearningRate, r.Seconds, r.ImagesPerSecond);
+}
