@@ -13,8 +13,19 @@ public static class TestAccelerator
         return (context, Accelerators.Create(context, AcceleratorKind.Cpu));
     });
     static readonly Dictionary<Schedule, DeviceKernels> kernels = [];
+    // Groups big enough for the GPU schedule's 16×16 tiles; each simulated thread is an OS thread,
+    // so only small problems are run on it.
+    static readonly Lazy<(Context Context, Accelerator Accelerator, DeviceKernels Kernels)> wide = new(() =>
+    {
+        var context = Accelerators.CreateContext(Accelerators.WideCpuDevice(MatmulTiled.GroupSize));
+        var accelerator = Accelerators.Create(context, AcceleratorKind.Cpu);
+        return (context, accelerator, new DeviceKernels(accelerator, Schedule.Gpu));
+    });
 
     public static Accelerator Cpu => cpu.Value.Accelerator;
+
+    /// <summary>The GPU schedule on a CPU device whose groups hold a whole tile's threads.</summary>
+    public static DeviceKernels WideGpuSchedule => wide.Value.Kernels;
 
     /// <summary>The kernels with the given schedule's launch shapes, on the CPU accelerator.</summary>
     public static DeviceKernels Kernels(Schedule schedule)
@@ -27,9 +38,9 @@ public static class TestAccelerator
     }
 
     /// <summary>A device buffer filled with NaN, so any element a kernel fails to write fails the comparison.</summary>
-    public static MemoryBuffer1D<float, Stride1D.Dense> Poisoned(int length)
+    public static MemoryBuffer1D<float, Stride1D.Dense> Poisoned(int length, Accelerator? on = null)
     {
-        var b = Cpu.Allocate1D<float>(Math.Max(1, length));
+        var b = (on ?? Cpu).Allocate1D<float>(Math.Max(1, length));
         b.CopyFromCPU(Enumerable.Repeat(float.NaN, (int)b.Length).ToArray());
         return b;
     }

@@ -14,10 +14,13 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> mseSigmoidBackward;
     readonly Action<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int> columnSums;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int> adam;
+    // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> mseRowPerGroup;
 
     // Scratch space grows to the largest request and is then reused, so a training loop allocates
     // nothing after its first step.
-    readonly ScratchBuffer rowLoss, columnPartials;
+    readonly ScratchBuffer rowLoss, columnPartials, splitPartials;
     // Kernels take an aux view even when their epilogue ignores it; this stands in for "none".
     readonly MemoryBuffer1D<float, Stride1D.Dense> noAux;
 
@@ -36,8 +39,11 @@ public sealed class DeviceKernels : IDisposable
         mseSigmoidBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(ElementwiseKernels.MseSigmoidBackward);
         columnSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int>(ElementwiseKernels.ColumnSums);
         adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
+        tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
+        mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
         rowLoss = new ScratchBuffer(accelerator);
         columnPartials = new ScratchBuffer(accelerator);
+        splitPartials = new ScratchBuffer(accelerator);
         noAux = accelerator.Allocate1D<float>(1);
     }
 
@@ -61,22 +67,53 @@ public sealed class DeviceKernels : IDisposable
         ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null)
     {
         var chosen = version ?? Schedule.Matmul;
-        if (chosen != MatmulVersion.Naive && !BlockedOperandsFit(shape, a, b, n, k))
+        // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
+        if (chosen == MatmulVersion.Tiled && Accelerator.MaxNumThreadsPerGroup < MatmulTiled.GroupSize)
+            chosen = MatmulVersion.Blocked;
+        if (chosen == MatmulVersion.Blocked && !BlockedOperandsFit(shape, a, b, n, k))
             chosen = MatmulVersion.Naive;
+        var s = StridedProduct.For(shape, m, n, k);
         switch (chosen)
         {
             case MatmulVersion.Naive:
-                var s = StridedProduct.For(shape, m, n, k);
                 naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
                 break;
+            case MatmulVersion.Tiled:
+                LaunchTiled(s, a, b, c, aux, epilogue);
+                break;
             default:
-                // The tiled GPU version is not written yet; the blocked one is correct everywhere.
                 LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
-                chosen = MatmulVersion.Blocked;
                 break;
         }
         return chosen;
     }
+
+    void LaunchTiled(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    {
+        int tiles = CeilDiv(s.Rows, MatmulTiled.Tile) * CeilDiv(s.Cols, MatmulTiled.Tile);
+        int splits = epilogue.Kind == (int)EpilogueKind.None ? SplitCount(tiles, s.Depth) : 1;
+        int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTiled.Depth) * MatmulTiled.Depth;
+        splits = CeilDiv(s.Depth, depthPerSplit);
+        var grid = new Index3D(CeilDiv(s.Cols, MatmulTiled.Tile), CeilDiv(s.Rows, MatmulTiled.Tile), splits);
+        var group = new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1);
+        if (splits == 1)
+        {
+            tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            return;
+        }
+        var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
+        tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        ColumnSums(slabs, splits, s.Rows * s.Cols, c);
+    }
+
+    /// <summary>
+    /// How many slices of the depth to compute in parallel: enough groups to cover every
+    /// multiprocessor twice, but never slices shorter than 128, where the extra pass would cost
+    /// more than the parallelism gains. Only products without an epilogue can be split, since the
+    /// epilogue must see the whole sum.
+    /// </summary>
+    int SplitCount(int tiles, int depth) =>
+        Math.Clamp(CeilDiv(2 * Math.Max(1, Accelerator.NumMultiprocessors), tiles), 1, Math.Max(1, depth / 128));
 
     void LaunchBlocked(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
         ArrayView<float> aux, int m, int n, int k, Epilogue epilogue)
@@ -133,8 +170,15 @@ public sealed class DeviceKernels : IDisposable
     {
         float elements = (float)rows * cols;
         var rowSums = rowLoss.Get(rows);
-        int threads = Threads(rows);
-        mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
+        if (Schedule.RowPerGroup)
+        {
+            mseRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, cols, 2f / elements);
+        }
+        else
+        {
+            int threads = Threads(rows);
+            mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
+        }
         ColumnSums(rowSums, rows, 1, loss, 1f / elements);
     }
 
@@ -156,12 +200,16 @@ public sealed class DeviceKernels : IDisposable
     int Threads(int items) =>
         Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Accelerator.MaxNumThreads));
 
+    /// <summary>The largest power of two the accelerator allows in a group, up to the kernel's shared buffer.</summary>
+    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(ElementwiseKernels.MaxRowGroup, Accelerator.MaxNumThreadsPerGroup));
+
     static int CeilDiv(int a, int b) => (a + b - 1) / b;
 
     public void Dispose()
     {
         rowLoss.Dispose();
         columnPartials.Dispose();
+        splitPartials.Dispose();
         noAux.Dispose();
     }
 

@@ -40,6 +40,37 @@ public static class ElementwiseKernels
         }
     }
 
+    /// <summary>The largest group <see cref="MseSigmoidBackwardRowPerGroup"/> may be launched with.</summary>
+    public const int MaxRowGroup = 256;
+
+    /// <summary>
+    /// The GPU schedule of <see cref="MseSigmoidBackward"/>: one group per row, its threads striding
+    /// across the row (coalesced), then a tree reduction in shared memory. The tree has a fixed
+    /// shape for a given group size, so the row sum is deterministic. The group size must be a
+    /// power of two no larger than <see cref="MaxRowGroup"/>.
+    /// </summary>
+    public static void MseSigmoidBackwardRowPerGroup(ArrayView<float> y, ArrayView<float> target,
+        ArrayView<float> dz, ArrayView<float> rowLoss, int cols, float gradScale)
+    {
+        var partial = SharedMemory.Allocate<float>(MaxRowGroup);
+        int row = Grid.IdxX, tid = Group.IdxX, threads = Group.DimX;
+        float sum = 0f;
+        for (int c = row * cols + tid; c < (row + 1) * cols; c += threads)
+        {
+            float yc = y[c], diff = yc - target[c];
+            sum += diff * diff;
+            dz[c] = gradScale * diff * yc * (1f - yc);
+        }
+        partial[tid] = sum;
+        Group.Barrier();
+        for (int half = threads / 2; half > 0; half /= 2)
+        {
+            if (tid < half) partial[tid] += partial[tid + half];
+            Group.Barrier();
+        }
+        if (tid == 0) rowLoss[row] = partial[0];
+    }
+
     /// <summary>
     /// dst[chunk, col] = scale · Σ src[row, col] over the rows of that chunk. With one chunk this is
     /// a column sum; with many, it is the first stage of a two-stage one, so a GPU gets enough threads

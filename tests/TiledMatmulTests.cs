@@ -1,0 +1,70 @@
+using GpuAutoencoder.Kernels;
+
+namespace GpuAutoencoder.Tests;
+
+/// <summary>
+/// The GPU schedule's kernels (shared-memory tiles, barriers, split-K, row-per-group reductions),
+/// run on a CPU device wide enough for their groups. Slow per FLOP there, so sizes are small; what
+/// they check is indexing, bounds and barrier placement.
+/// </summary>
+public class TiledMatmulTests
+{
+    static IEnumerable<TestCaseData> Cases()
+    {
+        // One partial tile; thin shapes; several tiles with ragged edges; a depth long enough to split.
+        int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20]];
+        foreach (var shape in Enum.GetValues<MatmulShape>())
+            foreach (var size in sizes)
+                yield return new TestCaseData(shape, size[0], size[1], size[2]).SetName($"Tiled_{shape}_{size[0]}x{size[1]}x{size[2]}");
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void MatchesFloat64Reference(MatmulShape shape, int m, int n, int k)
+    {
+        var kernels = TestAccelerator.WideGpuSchedule;
+        var acc = kernels.Accelerator;
+        var rng = new Random();
+        float[] dyOrX = Compare.Random(rng, m * (shape == MatmulShape.Forward ? k : n));
+        float[] other = Compare.Random(rng, shape == MatmulShape.BackwardWeight ? m * k : n * k);
+        float[] aux = shape == MatmulShape.Forward ? Compare.Random(rng, n) : Compare.Random(rng, m * k).Select(v => Math.Max(0f, v)).ToArray();
+        var (rows, cols) = shape switch { MatmulShape.Forward => (m, n), MatmulShape.BackwardInput => (m, k), _ => (n, k) };
+        var epilogue = shape switch
+        {
+            MatmulShape.Forward => Epilogue.Bias(Activation.Sigmoid),
+            MatmulShape.BackwardInput => Epilogue.ReluMask,
+            _ => Epilogue.None,
+        };
+        double[] expected = shape switch
+        {
+            MatmulShape.Forward => MatmulReference.Forward(dyOrX, other, aux, m, n, k, Activation.Sigmoid),
+            MatmulShape.BackwardInput => MatmulReference.BackwardInput(dyOrX, other, aux, m, n, k),
+            _ => MatmulReference.BackwardWeight(dyOrX, other, m, n, k),
+        };
+        using var da = acc.Allocate1D(dyOrX);
+        using var db = acc.Allocate1D(other);
+        using var dAux = acc.Allocate1D(aux);
+        using var c = TestAccelerator.Poisoned(rows * cols, acc);
+        var ran = kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue);
+        Assert.That(ran, Is.EqualTo(MatmulVersion.Tiled));
+        int depth = shape switch { MatmulShape.Forward => k, MatmulShape.BackwardInput => n, _ => m };
+        Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"tiled {shape}");
+    }
+
+    [TestCase(1, 1)]
+    [TestCase(5, 784)]
+    [TestCase(9, 1000)]
+    public void MseRowPerGroupMatchesReference(int rows, int cols)
+    {
+        var kernels = TestAccelerator.WideGpuSchedule;
+        var rng = new Random();
+        float[] y = Compare.Random(rng, rows * cols, 0.001f, 0.999f), t = Compare.Random(rng, rows * cols, 0f, 1f);
+        using var dy = kernels.Accelerator.Allocate1D(y);
+        using var dt = kernels.Accelerator.Allocate1D(t);
+        using var dz = TestAccelerator.Poisoned(rows * cols, kernels.Accelerator);
+        using var loss = TestAccelerator.Poisoned(1, kernels.Accelerator);
+        kernels.MseSigmoidBackward(dy.View, dt.View, dz.View, loss.View, rows, cols);
+        var (refLoss, refDz) = ElementwiseReference.MseSigmoidBackward(y, t, rows, cols);
+        Compare.Close(loss.GetAsArray1D(), [refLoss], 0, 1e-5, "loss");
+        Compare.Close(dz.GetAsArray1D(), refDz, 1e-12, 1e-5, "dz");
+    }
+}
