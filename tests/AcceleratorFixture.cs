@@ -38,10 +38,6 @@ public static class TestAccelerator
     }
 
     /// <summary>A device buffer filled with NaN, so any element a kernel fails to write fails the comparison.</summary>
-    public static MemoryBuffer1D<float, Stride1D.Dense> Poisoned(int length, Accelerator? on = null)
-    {
-        var b = (on ?? Cpu).Allocate1D<float>(Math.Max(1, length));
-        b.CopyFromCPU(Enumerable.Repeat(float.NaN, (int)b.Length).ToArray());
-        return b;
-    }
+    public static MemoryBuffer1D<float, Stride1D.Dense> Poisoned(int length, Accelerator? on = null) =>
+        Validation.Poisoned(on ?? Cpu, length);
 }

@@ -10,6 +10,8 @@ public static class Program
         {
             TrainCommand.Create(),
             DataCommand.Create(),
+            DiagnosticCommands.SelfTestCommand(),
+            DiagnosticCommands.BenchCommand(),
         };
         root.Options.Add(CommonOptions.Verbose);
         var parsed = root.Parse(args);

@@ -30,6 +30,9 @@ public sealed class DeviceTrainer : IDisposable
     public int BatchesPerEpoch { get; }
     /// <summary>The shuffle generator's state, for checkpoints.</summary>
     public ulong ShuffleState => shuffleRng.State;
+    /// <summary>Bytes copied host→device and device→host since the data set was uploaded; the benchmark checks the batch loop adds none.</summary>
+    public long BytesToDevice { get; private set; }
+    public long BytesFromDevice { get; private set; }
     /// <summary>How often progress may be reported; each report costs one device synchronisation.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -75,7 +78,11 @@ public sealed class DeviceTrainer : IDisposable
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         double lr = options.LearningRateAt(epoch);
-        if (options.Shuffle) permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
+        if (options.Shuffle)
+        {
+            permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
+            BytesToDevice += permutation.LengthInBytes;
+        }
 
         for (int b = 0; b < BatchesPerEpoch; b++)
         {
@@ -93,19 +100,30 @@ public sealed class DeviceTrainer : IDisposable
             }
         }
         var losses = batchLosses.GetAsArray1D(); // synchronises
+        BytesFromDevice += batchLosses.LengthInBytes;
         double seconds = clock.Elapsed.TotalSeconds;
         return new EpochResult(epoch + 1, losses.Average(l => (double)l), lr, seconds, imageCount / seconds);
     }
 
     /// <summary>One batch, from dataset bytes to the Adam update; the batch loss lands in <paramref name="loss"/> on the device.</summary>
-    void TrainBatch(int first, int rows, ArrayView<float> loss, double learningRate)
+    void TrainBatch(int first, int rows, ArrayView<float> loss, double learningRate) =>
+        RunStep(first, rows, loss, learningRate, KernelFamilies.All);
+
+    /// <summary>
+    /// The training step, in order. <paramref name="families"/> selects which kernel families are
+    /// launched, so that the benchmark can time each family on exactly the launches training makes.
+    /// </summary>
+    internal void RunStep(int first, int rows, ArrayView<float> loss, double learningRate, KernelFamilies families)
     {
+        bool forward = families.HasFlag(KernelFamilies.ForwardMatmul), backward = families.HasFlag(KernelFamilies.BackwardMatmul);
+        bool elementwise = families.HasFlag(KernelFamilies.Elementwise);
         var p = parameters.View;
         var g = gradients.View;
         var slots = layout.Slots;
-        kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
+        if (elementwise)
+            kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
 
-        for (int l = 0; l < slots.Count; l++)
+        for (int l = 0; l < slots.Count && forward; l++)
         {
             var s = slots[l];
             kernels.LinearForward(Rows(activations[l], rows, s.Spec.Inputs), Weight(p, s), Bias(p, s),
@@ -113,8 +131,9 @@ public sealed class DeviceTrainer : IDisposable
         }
 
         // The target of an autoencoder is its own input.
-        kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
-            Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
+        if (elementwise)
+            kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
+                Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
 
         for (int l = slots.Count - 1; l >= 0; l--)
         {
@@ -122,12 +141,14 @@ public sealed class DeviceTrainer : IDisposable
             var (outputs, inputs) = (s.Spec.Outputs, s.Spec.Inputs);
             var delta = Rows(deltas[l], rows, outputs);
             var input = Rows(activations[l], rows, inputs);
-            kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
-            kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
+            if (backward) kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
+            if (elementwise) kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
             // Every layer but the first feeds from a ReLU, whose mask is applied in the same kernel.
-            if (l > 0) kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), rows, outputs, inputs);
+            if (backward && l > 0)
+                kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), rows, outputs, inputs);
         }
 
+        if (!families.HasFlag(KernelFamilies.Adam)) return;
         Step++;
         kernels.Adam(p, g, adamM.View, adamV.View, layout.Length,
             new AdamStep(learningRate, options.Beta1, options.Beta2, options.Epsilon, Step));
@@ -147,4 +168,16 @@ public sealed class DeviceTrainer : IDisposable
     {
         foreach (var d in owned) d.Dispose();
     }
+}
+
+/// <summary>The kernel families of a training step, as the benchmark reports them.</summary>
+[Flags]
+public enum KernelFamilies
+{
+    ForwardMatmul = 1,
+    BackwardMatmul = 2,
+    /// <summary>Batch gather, the MSE and its gradient, column sums.</summary>
+    Elementwise = 4,
+    Adam = 8,
+    All = ForwardMatmul | BackwardMatmul | Elementwise | Adam,
 }

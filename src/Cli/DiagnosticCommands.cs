@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training.Diagnostics;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuAutoencoder.Cli;
+
+/// <summary>gpuae selftest and gpuae bench: is this machine computing the right thing, and how fast.</summary>
+public static class DiagnosticCommands
+{
+    public static Command SelfTestCommand()
+    {
+        var accelerator = new Option<string>("--accelerator", "-a")
+        {
+            Description = "Accelerator to test: all (every one found), cuda, opencl or cpu.",
+            DefaultValueFactory = _ => "all",
+        }.AcceptOnlyFromAmong("all", "cuda", "opencl", "cpu");
+        var command = new Command("selftest", "Check every kernel and one training step against the float64 reference; exit 1 on any mismatch.") { accelerator };
+        command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
+        {
+            using var context = Accelerators.CreateContext();
+            string which = parse.GetValue(accelerator)!;
+            var devices = which == "all"
+                ? context.Devices.ToList()
+                : [Accelerators.Create(context, CommonOptions.ParseAccelerator(which)).Device];
+            int failures = 0;
+            foreach (var device in devices)
+            {
+                using var acc = device.CreateAccelerator(context);
+                Console.WriteLine($"{Accelerators.Name(acc.AcceleratorType)}: {acc.Name}");
+                Console.WriteLine($"  {"kernel",-34} {"schedule",-12} {"shape",-14} {"max error",10}  verdict");
+                foreach (var row in SelfTest.Run(acc))
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {row.Kernel,-34} {row.Schedule,-12} {row.Shape,-14} {row.MaxError,10:E2}  {(row.Passed ? "ok" : "FAIL")}"));
+                    if (!row.Passed)
+                    {
+                        failures++;
+                        Console.Write(row.Detail);
+                    }
+                }
+            }
+            Console.WriteLine(failures == 0 ? "selftest: all passed" : $"selftest: {failures} FAILED");
+            return failures == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+        }));
+        return command;
+    }
+
+    public static Command BenchCommand()
+    {
+        var accelerator = CommonOptions.Accelerator();
+        var steps = new Option<int>("--steps") { Description = "Timed training steps (after warm-up).", DefaultValueFactory = _ => 20 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per step.", DefaultValueFactory = _ => 2048 };
+        var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
+        var epoch = new Option<bool>("--epoch") { Description = "Also train one whole 60,000-image epoch and report its time beside the estimate." };
+        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch };
+        command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
+        {
+            if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
+            if (parse.GetValue(batch) < 1) throw new UsageException("--batch: must be at least 1");
+            using var context = Accelerators.CreateContext();
+            using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
+            using var kernels = new DeviceKernels(acc);
+            if (!parse.GetValue(json)) Console.Error.WriteLine($"bench: {acc.Name}, schedule {kernels.Schedule.Name}, warming up…");
+            var r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
+            if (parse.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
+            else
+                Print(r);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    static void Print(BenchmarkResult r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(c, $"{r.Accelerator} ({r.Device}), schedule {r.Schedule}, batch {r.Batch}, {r.Steps} steps"));
+        Console.WriteLine(string.Create(c, $"  step              {r.SecondsPerStep * 1e3,10:F3} ms   {r.StepsPerSecond:F1} steps/s   {r.SamplesPerSecond:F0} images/s"));
+        Console.WriteLine(string.Create(c, $"  achieved          {r.Gflops,10:F1} GFLOP/s ({r.FlopPerEpoch:E3} FLOP per epoch)"));
+        Console.WriteLine(string.Create(c, $"  epoch (estimate)  {r.EstimatedEpochSeconds,10:F2} s      50 epochs: {r.Estimated50EpochSeconds:F1} s"));
+        if (r.MeasuredEpochSeconds is { } m)
+            Console.WriteLine(string.Create(c, $"  epoch (measured)  {m,10:F2} s      estimate off by {(r.EstimatedEpochSeconds / m - 1) * 100:+0.0;-0.0} %"));
+        Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step"));
+        Console.WriteLine($"  {"family",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
+        foreach (var f in r.Families)
+            Console.WriteLine(string.Create(c, $"  {f.Family,-18} {f.SecondsPerStep * 1e3,10:F3} {f.Gflops,10:F1} {f.Share,7:P1}"));
+    }
+}

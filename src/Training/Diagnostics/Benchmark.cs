@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training.Model;
+
+namespace GpuAutoencoder.Training.Diagnostics;
+
+/// <summary>Time and arithmetic of one kernel family within a training step.</summary>
+public sealed record FamilyTiming(
+    [property: JsonPropertyName("family")] string Family,
+    [property: JsonPropertyName("seconds_per_step")] double SecondsPerStep,
+    [property: JsonPropertyName("gflops")] double Gflops,
+    [property: JsonPropertyName("share")] double Share);
+
+public sealed record BenchmarkResult(
+    [property: JsonPropertyName("accelerator")] string Accelerator,
+    [property: JsonPropertyName("device")] string Device,
+    [property: JsonPropertyName("schedule")] string Schedule,
+    [property: JsonPropertyName("batch")] int Batch,
+    [property: JsonPropertyName("steps")] int Steps,
+    [property: JsonPropertyName("seconds_per_step")] double SecondsPerStep,
+    [property: JsonPropertyName("samples_per_second")] double SamplesPerSecond,
+    [property: JsonPropertyName("steps_per_second")] double StepsPerSecond,
+    [property: JsonPropertyName("estimated_epoch_seconds")] double EstimatedEpochSeconds,
+    [property: JsonPropertyName("estimated_50_epoch_seconds")] double Estimated50EpochSeconds,
+    [property: JsonPropertyName("gflops")] double Gflops,
+    [property: JsonPropertyName("flop_per_epoch")] double FlopPerEpoch,
+    [property: JsonPropertyName("families")] IReadOnlyList<FamilyTiming> Families,
+    [property: JsonPropertyName("host_device_bytes_per_step")] double HostDeviceBytesPerStep,
+    [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds);
+
+/// <summary>
+/// Times training steps on the full-size problem. Launches are asynchronous, so every timed region
+/// starts and ends with a device synchronisation, after warm-up steps that absorb kernel compilation.
+/// </summary>
+public static class Benchmark
+{
+    /// <summary>MNIST's training set: the epoch the estimates are for.</summary>
+    public const int EpochImages = 60_000;
+
+    public static BenchmarkResult Run(DeviceKernels kernels, int steps, int batch = 2048, int bottleneck = 8, bool timeEpoch = false)
+    {
+        var layout = new ParameterLayout(new Architecture(bottleneck));
+        var rng = new Random(1);
+        // Random pixels cost the kernels what real digits cost them; a few batches' worth keeps the upload short.
+        int count = timeEpoch ? EpochImages : batch * 4;
+        var images = new byte[count * Architecture.Pixels];
+        rng.NextBytes(images);
+        var options = new TrainingOptions { BatchSize = batch, Bottleneck = bottleneck, Shuffle = false, Epochs = 1 };
+        using var trainer = new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1));
+        using var loss = kernels.Accelerator.Allocate1D<float>(1);
+
+        double Time(KernelFamilies families, int n)
+        {
+            for (int i = 0; i < 2; i++) trainer.RunStep(0, batch, loss.View, 1e-3, families);
+            kernels.Accelerator.Synchronize();
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++) trainer.RunStep((i % (count / batch)) * batch, batch, loss.View, 1e-3, families);
+            kernels.Accelerator.Synchronize();
+            return clock.Elapsed.TotalSeconds / n;
+        }
+
+        long bytesBefore = trainer.BytesToDevice + trainer.BytesFromDevice;
+        double step = Time(KernelFamilies.All, steps);
+        double bytesPerStep = (double)(trainer.BytesToDevice + trainer.BytesFromDevice - bytesBefore) / steps;
+
+        var arch = layout.Architecture;
+        long macs = arch.MultiplyAddsPerImage * batch;
+        long outputs = arch.Layers.Sum(l => (long)l.Outputs) * batch;
+        var families = new (KernelFamilies Family, string Name, double Flop)[]
+        {
+            (KernelFamilies.ForwardMatmul, "forward matmuls", 2.0 * macs),
+            (KernelFamilies.BackwardMatmul, "backward matmuls", 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch)),
+            // Per pixel: the gather's scale and the loss gradient's six operations; one add per bias-gradient term.
+            (KernelFamilies.Elementwise, "elementwise", 7.0 * batch * Architecture.Pixels + outputs),
+            (KernelFamilies.Adam, "adam", 12.0 * layout.Length),
+        };
+        var times = families.Select(f => Time(f.Family, Math.Max(1, steps / 2))).ToArray();
+        double total = times.Sum();
+        var timings = families.Select((f, i) => new FamilyTiming(f.Name, times[i], f.Flop / times[i] / 1e9, times[i] / total)).ToList();
+
+        double batchesPerEpoch = (double)EpochImages / batch;
+        double flopPerEpoch = (double)arch.TrainingFlopsPerImage * EpochImages;
+        double? measured = null;
+        if (timeEpoch) measured = trainer.TrainEpoch(0).Seconds;
+        return new BenchmarkResult(Accelerators.Name(kernels.Accelerator.AcceleratorType), kernels.Accelerator.Name, kernels.Schedule.Name,
+            batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
+            arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured);
+    }
+}

@@ -1,0 +1,135 @@
+using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training.Model;
+
+namespace GpuAutoencoder.Training.Diagnostics;
+
+/// <summary>One line of the self-test: a kernel, in one schedule, at one size, against its float64 reference.</summary>
+public sealed record SelfTestRow(string Kernel, string Schedule, string Shape, double MaxError, bool Passed, string Detail);
+
+/// <summary>
+/// What a user runs on a new machine before trusting it: every kernel in every schedule the
+/// accelerator can run, on fresh random inputs and poisoned outputs, and one whole training step,
+/// each against the float64 reference.
+/// </summary>
+public static class SelfTest
+{
+    public static IEnumerable<SelfTestRow> Run(Accelerator accelerator)
+    {
+        var rng = new Random();
+        // The tiled schedule needs whole 16×16 groups, which the fast CPU device does not have.
+        var schedules = accelerator.AcceleratorType == AcceleratorType.CPU
+            ? new[] { Schedule.Cpu }
+            : new[] { Schedule.Gpu, Schedule.Cpu };
+        foreach (var schedule in schedules)
+        {
+            using var kernels = new DeviceKernels(accelerator, schedule);
+            foreach (var size in new[] { (37, 28, 44), (2048, 784, 392) })
+                foreach (var shape in Enum.GetValues<MatmulShape>())
+                {
+                    yield return Matmul(kernels, shape, size, null, rng);
+                    if (size.Item1 < 100) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
+                }
+            yield return ColumnSums(kernels, 2048, 784, rng);
+            yield return ColumnSums(kernels, 33, 7, rng);
+            yield return Mse(kernels, 2048, 784, rng);
+            yield return Adam(kernels, 622_504, rng);
+            yield return Gather(kernels, 2048, 784, rng);
+            yield return TrainingStep(kernels, 64, rng);
+        }
+    }
+
+    static SelfTestRow Matmul(DeviceKernels k, MatmulShape shape, (int M, int N, int K) size, MatmulVersion? version, Random rng)
+    {
+        var (m, n, kk) = size;
+        var acc = k.Accelerator;
+        float[] a = Validation.RandomFloats(rng, shape == MatmulShape.Forward ? m * kk : m * n);
+        float[] b = Validation.RandomFloats(rng, shape == MatmulShape.BackwardWeight ? m * kk : n * kk);
+        float[] aux = shape == MatmulShape.Forward ? Validation.RandomFloats(rng, n) : Validation.RandomFloats(rng, m * kk).Select(v => Math.Max(0f, v)).ToArray();
+        var (epilogue, expected, depth, outputs) = shape switch
+        {
+            MatmulShape.Forward => (Epilogue.Bias(Activation.Relu), MatmulReference.Forward(a, b, aux, m, n, kk, Activation.Relu), kk, m * n),
+            MatmulShape.BackwardInput => (Epilogue.ReluMask, MatmulReference.BackwardInput(a, b, aux, m, n, kk), n, m * kk),
+            _ => (Epilogue.None, MatmulReference.BackwardWeight(a, b, m, n, kk), m, n * kk),
+        };
+        using var da = acc.Allocate1D(a);
+        using var db = acc.Allocate1D(b);
+        using var dAux = acc.Allocate1D(aux);
+        using var c = Validation.Poisoned(acc, outputs);
+        var ran = k.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, kk, epilogue, version);
+        return Row($"matmul {shape} v{(int)ran} {ran.ToString().ToLowerInvariant()}", k, $"{m}x{n}x{kk}",
+            Validation.Compare(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4));
+    }
+
+    static SelfTestRow ColumnSums(DeviceKernels k, int rows, int cols, Random rng)
+    {
+        var src = Validation.RandomFloats(rng, rows * cols);
+        using var d = k.Accelerator.Allocate1D(src);
+        using var sums = Validation.Poisoned(k.Accelerator, cols);
+        k.ColumnSums(d.View, rows, cols, sums.View);
+        return Row("column sums", k, $"{rows}x{cols}",
+            Validation.Compare(sums.GetAsArray1D(), ElementwiseReference.ColumnSums(src, rows, cols), 1e-6 * (rows + 8), 1e-5));
+    }
+
+    static SelfTestRow Mse(DeviceKernels k, int rows, int cols, Random rng)
+    {
+        float[] y = Validation.RandomFloats(rng, rows * cols, 0.001f, 0.999f), t = Validation.RandomFloats(rng, rows * cols, 0f, 1f);
+        using var dy = k.Accelerator.Allocate1D(y);
+        using var dt = k.Accelerator.Allocate1D(t);
+        using var dz = Validation.Poisoned(k.Accelerator, rows * cols);
+        using var loss = Validation.Poisoned(k.Accelerator, 1);
+        k.MseSigmoidBackward(dy.View, dt.View, dz.View, loss.View, rows, cols);
+        var (refLoss, refDz) = ElementwiseReference.MseSigmoidBackward(y, t, rows, cols);
+        return Row("mse + sigmoid backward", k, $"{rows}x{cols}",
+            Worst(Validation.Compare(loss.GetAsArray1D(), [refLoss], 0, 1e-5), Validation.Compare(dz.GetAsArray1D(), refDz, 1e-12, 1e-5)));
+    }
+
+    static SelfTestRow Adam(DeviceKernels k, int n, Random rng)
+    {
+        float[] p = Validation.RandomFloats(rng, n), g = Validation.RandomFloats(rng, n, -0.01f, 0.01f);
+        float[] m = Validation.RandomFloats(rng, n, -0.01f, 0.01f), v = Validation.RandomFloats(rng, n, 0f, 1e-4f);
+        using var dp = k.Accelerator.Allocate1D(p);
+        using var dg = k.Accelerator.Allocate1D(g);
+        using var dm = k.Accelerator.Allocate1D(m);
+        using var dv = k.Accelerator.Allocate1D(v);
+        k.Adam(dp.View, dg.View, dm.View, dv.View, n, new AdamStep(1e-3, 0.9, 0.999, 1e-8, 10));
+        var (rp, rm, rv) = ElementwiseReference.Adam(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10);
+        return Row("adam", k, $"{n}", Worst(Validation.Compare(dp.GetAsArray1D(), rp, 1e-6, 1e-5),
+            Worst(Validation.Compare(dm.GetAsArray1D(), rm, 1e-8, 1e-5), Validation.Compare(dv.GetAsArray1D(), rv, 1e-11, 1e-5))));
+    }
+
+    static SelfTestRow Gather(DeviceKernels k, int rows, int pixels, Random rng)
+    {
+        int count = rows + 100;
+        var images = new byte[count * pixels];
+        rng.NextBytes(images);
+        var perm = Enumerable.Range(0, count).OrderBy(_ => rng.Next()).ToArray();
+        using var di = k.Accelerator.Allocate1D(images);
+        using var dp = k.Accelerator.Allocate1D(perm);
+        using var x = Validation.Poisoned(k.Accelerator, rows * pixels);
+        k.GatherBatch(di.View, dp.View, 50, rows, pixels, x.View);
+        return Row("batch gather", k, $"{rows}x{pixels}",
+            Validation.Compare(x.GetAsArray1D(), ElementwiseReference.GatherBatch(images, perm, 50, rows, pixels), 0, 1e-7));
+    }
+
+    /// <summary>Forward, loss, backward and Adam on the device against <see cref="ReferenceModel"/>: loss and every gradient.</summary>
+    static SelfTestRow TrainingStep(DeviceKernels k, int rows, Random rng)
+    {
+        var layout = new ParameterLayout(new Architecture());
+        var images = new byte[rows * Architecture.Pixels];
+        rng.NextBytes(images);
+        var initial = layout.Initialize((ulong)rng.NextInt64());
+        var options = new TrainingOptions { BatchSize = rows, Shuffle = false, Epochs = 1 };
+        using var trainer = new DeviceTrainer(k, layout, images, rows, options, initial);
+        var epoch = trainer.TrainEpoch(0);
+        var (refLoss, refGrads) = new ReferenceModel(layout, initial).LossAndGradients(ReferenceModel.Scale(images, 0, rows), rows);
+        double scale = refGrads.Max(Math.Abs);
+        var grads = Validation.Compare(trainer.DownloadGradients(), refGrads, 1e-4 * scale, 1e-3);
+        var loss = Validation.Compare([(float)epoch.Loss], [refLoss], 0, 1e-5);
+        return Row("training step (loss, gradients)", k, $"{rows} images", Worst(loss, grads));
+    }
+
+    static ValidationResult Worst(ValidationResult a, ValidationResult b) => a.Passed && !b.Passed || a.MaxError < b.MaxError && a.Passed == b.Passed ? b : a;
+
+    static SelfTestRow Row(string kernel, DeviceKernels k, string shape, ValidationResult r) =>
+        new(kernel, k.Schedule.Name, shape, r.MaxError, r.Passed, r.Passed ? "" : $"{r.Mismatches} of {r.Count} mismatch:\n{r.FirstMismatches}");
+}
