@@ -49,6 +49,21 @@ public static class DiagnosticCommands
         return command;
     }
 
+    public static Command DevicesCommand()
+    {
+        var command = new Command("devices", "List the accelerators ILGPU finds on this machine.");
+        command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
+        {
+            using var context = Accelerators.CreateContext();
+            foreach (var d in context.Devices)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{Accelerators.Name(d.AcceleratorType),-7} {d.Name}: {d.MemorySize / (1 << 20)} MiB, {d.NumMultiprocessors} multiprocessors, " +
+                    $"{d.MaxNumThreadsPerGroup} threads per group, warp {d.WarpSize}"));
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
     public static Command BenchCommand()
     {
         var accelerator = CommonOptions.Accelerator();

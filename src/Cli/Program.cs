@@ -12,6 +12,7 @@ public static class Program
             DataCommand.Create(),
             DiagnosticCommands.SelfTestCommand(),
             DiagnosticCommands.BenchCommand(),
+            DiagnosticCommands.DevicesCommand(),
         };
         root.Options.Add(CommonOptions.Verbose);
         var parsed = root.Parse(args);
