@@ -12,7 +12,7 @@ public class TiledMatmulTests
     static IEnumerable<TestCaseData> Cases()
     {
         // One partial tile; thin shapes; several tiles with ragged edges; a depth long enough to split.
-        int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20]];
+        int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20], [20, 300, 9]];
         foreach (var shape in Enum.GetValues<MatmulShape>())
             foreach (var size in sizes)
                 yield return new TestCaseData(shape, size[0], size[1], size[2]).SetName($"Tiled_{shape}_{size[0]}x{size[1]}x{size[2]}");

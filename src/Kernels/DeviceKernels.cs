@@ -13,6 +13,7 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int> gatherBatch;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> mseSigmoidBackward;
     readonly Action<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int> columnSums;
+    readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int> adam;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
@@ -38,6 +39,7 @@ public sealed class DeviceKernels : IDisposable
         gatherBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int>(ElementwiseKernels.GatherBatch);
         mseSigmoidBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(ElementwiseKernels.MseSigmoidBackward);
         columnSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int>(ElementwiseKernels.ColumnSums);
+        sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
         adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
         tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
         mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
@@ -91,7 +93,7 @@ public sealed class DeviceKernels : IDisposable
     void LaunchTiled(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
         int tiles = CeilDiv(s.Rows, MatmulTiled.Tile) * CeilDiv(s.Cols, MatmulTiled.Tile);
-        int splits = epilogue.Kind == (int)EpilogueKind.None ? SplitCount(tiles, s.Depth) : 1;
+        int splits = SplitCount(tiles, s.Depth);
         int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTiled.Depth) * MatmulTiled.Depth;
         splits = CeilDiv(s.Depth, depthPerSplit);
         var grid = new Index3D(CeilDiv(s.Cols, MatmulTiled.Tile), CeilDiv(s.Rows, MatmulTiled.Tile), splits);
@@ -103,17 +105,18 @@ public sealed class DeviceKernels : IDisposable
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
         tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
-        ColumnSums(slabs, splits, s.Rows * s.Cols, c);
+        int threads = Threads(s.Rows * s.Cols);
+        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }
 
     /// <summary>
-    /// How many slices of the depth to compute in parallel: enough groups to cover every
-    /// multiprocessor twice, but never slices shorter than 128, where the extra pass would cost
-    /// more than the parallelism gains. Only products without an epilogue can be split, since the
-    /// epilogue must see the whole sum.
+    /// How many slices of the depth to compute in parallel: enough groups for
+    /// <see cref="Schedule.GroupsPerMultiprocessor"/> on every multiprocessor, but never slices
+    /// shorter than 128, where the extra pass over the slabs would cost more than it gains.
     /// </summary>
     int SplitCount(int tiles, int depth) =>
-        Math.Clamp(CeilDiv(2 * Math.Max(1, Accelerator.NumMultiprocessors), tiles), 1, Math.Max(1, depth / 128));
+        Math.Clamp(CeilDiv(Schedule.GroupsPerMultiprocessor * Math.Max(1, Accelerator.NumMultiprocessors), tiles),
+            1, Math.Max(1, depth / 128));
 
     void LaunchBlocked(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
         ArrayView<float> aux, int m, int n, int k, Epilogue epilogue)

@@ -89,6 +89,23 @@ public static class ElementwiseKernels
         }
     }
 
+    /// <summary>
+    /// c[i] = epilogue(Σ_s slabs[s, i]) over <paramref name="splits"/> slabs of [rows, cols], in slab
+    /// order: the second half of a split-K matrix product, deterministic where atomics would not be.
+    /// </summary>
+    public static void SumSlabs(Index1D index, ArrayView<float> slabs, int splits, int rows, int cols,
+        ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue, int stride)
+    {
+        int n = rows * cols;
+        for (int i = index; i < n; i += stride)
+        {
+            float sum = 0f;
+            for (int sl = 0; sl < splits; sl++) sum += slabs[sl * n + i];
+            int row = i / cols;
+            c[i] = epilogue.Apply(sum, aux, row, i - row * cols, cols);
+        }
+    }
+
     /// <summary>One Adam step over every parameter, exactly as torch.optim.Adam (no weight decay, no amsgrad).</summary>
     public static void Adam(Index1D index, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m,
         ArrayView<float> v, int count, AdamStep step, int stride)

@@ -19,8 +19,8 @@ public static class MatmulTiled
     /// <summary>
     /// Grid (col tiles, row tiles, splits). With splits &gt; 1 each z-slice of the grid sums only its
     /// share of the depth and writes raw sums to its own [Rows, Cols] slab of <paramref name="c"/>;
-    /// the caller then adds the slabs in a fixed order (split-K without atomics, for the weight
-    /// gradients, whose few output tiles would otherwise leave most of a large GPU idle).
+    /// <see cref="ElementwiseKernels.SumSlabs"/> then adds the slabs in a fixed order and applies the
+    /// epilogue (split-K without atomics: the layer shapes are too small to fill a large GPU otherwise).
     /// </summary>
     public static void Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux,
         StridedProduct s, Epilogue epilogue, int depthPerSplit)
@@ -33,28 +33,22 @@ public static class MatmulTiled
         int tx = Group.IdxX, ty = Group.IdxY, tid = ty * ThreadsPerSide + tx;
         int row0 = Grid.IdxY * Tile, col0 = Grid.IdxX * Tile;
         int pBegin = Grid.IdxZ * depthPerSplit, pEnd = Math.Min(s.Depth, pBegin + depthPerSplit);
+        bool splits = Grid.DimZ > 1;
 
+        // The next slice is fetched into registers while the current one is multiplied, so global
+        // latency overlaps arithmetic instead of stalling every group at each barrier.
+        Float4 nextA = FetchA(a, s, tid, row0, pBegin, pEnd), nextB = FetchB(b, s, tid, col0, pBegin, pEnd);
         Float4 c0 = default, c1 = default, c2 = default, c3 = default;
         for (int p0 = pBegin; p0 < pEnd; p0 += Depth)
         {
-            for (int e = tid; e < Tile * Depth; e += GroupSize)
-            {
-                // Consecutive threads walk the operand's contiguous dimension.
-                int r, k;
-                if (s.AsP == 1) { r = e / Depth; k = e - r * Depth; }
-                else { k = e / Tile; r = e - k * Tile; }
-                int i = row0 + r, p = p0 + k;
-                aScalar[k * Stride4 * 4 + r] = i < s.Rows && p < pEnd ? a[i * s.AsI + p * s.AsP] : 0f;
-
-                int j;
-                if (s.BsP == 1) { j = e / Depth; k = e - j * Depth; }
-                else { k = e / Tile; j = e - k * Tile; }
-                p = p0 + k;
-                int col = col0 + j;
-                bScalar[k * Stride4 * 4 + j] = col < s.Cols && p < pEnd ? b[p * s.BsP + col * s.BsJ] : 0f;
-            }
+            StoreSlice(aScalar, nextA, tid, s.AsP == 1);
+            StoreSlice(bScalar, nextB, tid, s.BsP == 1);
             Group.Barrier();
-
+            if (p0 + Depth < pEnd)
+            {
+                nextA = FetchA(a, s, tid, row0, p0 + Depth, pEnd);
+                nextB = FetchB(b, s, tid, col0, p0 + Depth, pEnd);
+            }
             for (int k = 0; k < Depth; k++)
             {
                 Float4 av = aTile[k * Stride4 + ty], bv = bTile[k * Stride4 + tx];
@@ -67,11 +61,49 @@ public static class MatmulTiled
         }
 
         var slab = c.SubView(Grid.IdxZ * s.Rows * s.Cols, s.Rows * s.Cols);
+        var final = splits ? Epilogue.None : epilogue;
         int rowBase = row0 + ty * 4, colBase = col0 + tx * 4;
-        StoreRow(slab, aux, s, rowBase, colBase, c0, epilogue);
-        StoreRow(slab, aux, s, rowBase + 1, colBase, c1, epilogue);
-        StoreRow(slab, aux, s, rowBase + 2, colBase, c2, epilogue);
-        StoreRow(slab, aux, s, rowBase + 3, colBase, c3, epilogue);
+        StoreRow(slab, aux, s, rowBase, colBase, c0, final);
+        StoreRow(slab, aux, s, rowBase + 1, colBase, c1, final);
+        StoreRow(slab, aux, s, rowBase + 2, colBase, c2, final);
+        StoreRow(slab, aux, s, rowBase + 3, colBase, c3, final);
+    }
+
+    // A slice is Tile×Depth = 4·GroupSize elements: each thread moves elements tid + q·GroupSize, q = 0..3.
+    // Consecutive threads walk the operand's contiguous dimension, so global reads coalesce.
+    static (int Outer, int K) SliceIndex(int e, bool depthContiguous) =>
+        depthContiguous ? (e / Depth, e % Depth) : (e % Tile, e / Tile);
+
+    static Float4 FetchA(ArrayView<float> a, StridedProduct s, int tid, int row0, int p0, int pEnd) => new(
+        LoadA(a, s, tid, row0, p0, pEnd), LoadA(a, s, tid + GroupSize, row0, p0, pEnd),
+        LoadA(a, s, tid + 2 * GroupSize, row0, p0, pEnd), LoadA(a, s, tid + 3 * GroupSize, row0, p0, pEnd));
+
+    static float LoadA(ArrayView<float> a, StridedProduct s, int e, int row0, int p0, int pEnd)
+    {
+        var (r, k) = SliceIndex(e, s.AsP == 1);
+        int i = row0 + r, p = p0 + k;
+        return i < s.Rows && p < pEnd ? a[i * s.AsI + p * s.AsP] : 0f;
+    }
+
+    static Float4 FetchB(ArrayView<float> b, StridedProduct s, int tid, int col0, int p0, int pEnd) => new(
+        LoadB(b, s, tid, col0, p0, pEnd), LoadB(b, s, tid + GroupSize, col0, p0, pEnd),
+        LoadB(b, s, tid + 2 * GroupSize, col0, p0, pEnd), LoadB(b, s, tid + 3 * GroupSize, col0, p0, pEnd));
+
+    static float LoadB(ArrayView<float> b, StridedProduct s, int e, int col0, int p0, int pEnd)
+    {
+        var (j, k) = SliceIndex(e, s.BsP == 1);
+        int col = col0 + j, p = p0 + k;
+        return col < s.Cols && p < pEnd ? b[p * s.BsP + col * s.BsJ] : 0f;
+    }
+
+    /// <summary>Writes a thread's four fetched elements into the k-major shared slice.</summary>
+    static void StoreSlice(ArrayView<float> tile, Float4 v, int tid, bool depthContiguous)
+    {
+        for (int q = 0; q < 4; q++)
+        {
+            var (outer, k) = SliceIndex(tid + q * GroupSize, depthContiguous);
+            tile[k * Stride4 * 4 + outer] = v.Get(q);
+        }
     }
 
     static void StoreRow(ArrayView<float> c, ArrayView<float> aux, StridedProduct s, int row, int col0, Float4 v, Epilogue epilogue)

@@ -25,7 +25,9 @@ public enum MatmulVersion
 /// <param name="OneThreadPerItem">Launch elementwise kernels with a thread per item (GPU) rather than about one per core (CPU).</param>
 /// <param name="ColumnSumRowsPerChunk">Rows each thread sums in the first stage of a column sum; a single stage when it covers all rows.</param>
 /// <param name="RowPerGroup">Reduce each row of the loss in one thread group through shared memory (GPU) rather than in one thread (CPU).</param>
-public sealed record Schedule(string Name, MatmulVersion Matmul, bool OneThreadPerItem, int ColumnSumRowsPerChunk, bool RowPerGroup)
+/// <param name="GroupsPerMultiprocessor">Tiled products whose tiles would give fewer groups than this per multiprocessor are split along their depth.</param>
+public sealed record Schedule(string Name, MatmulVersion Matmul, bool OneThreadPerItem, int ColumnSumRowsPerChunk, bool RowPerGroup,
+    int GroupsPerMultiprocessor = 2)
 {
     public static readonly Schedule Cpu = new("cpu-blocked", MatmulVersion.Blocked, false, int.MaxValue, false);
     public static readonly Schedule Gpu = new("gpu-tiled", MatmulVersion.Tiled, true, 64, true);
