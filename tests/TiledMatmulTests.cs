@@ -15,11 +15,11 @@ public class TiledMatmulTests
         int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20], [20, 300, 9]];
         foreach (var shape in Enum.GetValues<MatmulShape>())
             foreach (var size in sizes)
-                yield return new TestCaseData(shape, size[0], size[1], size[2]).SetName($"Tiled_{shape}_{size[0]}x{size[1]}x{size[2]}");
+                yield return new TestCaseData(MatmulVersion.Tiled, shape, size[0], size[1], size[2]).SetName($"Tiled_{shape}_{size[0]}x{size[1]}x{size[2]}");
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void MatchesFloat64Reference(MatmulShape shape, int m, int n, int k)
+    public void MatchesFloat64Reference(MatmulVersion version, MatmulShape shape, int m, int n, int k)
     {
         var kernels = TestAccelerator.WideGpuSchedule;
         var acc = kernels.Accelerator;
@@ -44,8 +44,8 @@ public class TiledMatmulTests
         using var db = acc.Allocate1D(other);
         using var dAux = acc.Allocate1D(aux);
         using var c = TestAccelerator.Poisoned(rows * cols, acc);
-        var ran = kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue);
-        Assert.That(ran, Is.EqualTo(MatmulVersion.Tiled));
+        var ran = kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue, version);
+        Assert.That(ran, Is.EqualTo(version));
         int depth = shape switch { MatmulShape.Forward => k, MatmulShape.BackwardInput => n, _ => m };
         Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"tiled {shape}");
     }

@@ -72,7 +72,8 @@ public static class DiagnosticCommands
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
         var epoch = new Option<bool>("--epoch") { Description = "Also train one whole 60,000-image epoch and report its time beside the estimate." };
         var groups = new Option<int?>("--groups-per-sm") { Description = "Tuning: split tiled products along their depth until they give this many groups per multiprocessor." };
-        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups };
+        var version = new Option<int?>("--matmul-version") { Description = "Tuning: run this matrix-product version (1 naive, 2 blocked, 3 tiled) instead of the schedule's." };
+        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
@@ -81,6 +82,11 @@ public static class DiagnosticCommands
             using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
             var schedule = Schedule.For(acc);
             if (parse.GetValue(groups) is { } g) schedule = schedule with { GroupsPerMultiprocessor = Math.Max(1, g) };
+            if (parse.GetValue(version) is { } v)
+            {
+                if (!Enum.IsDefined((MatmulVersion)v)) throw new UsageException($"--matmul-version: {v} is not one of 1, 2, 3");
+                schedule = schedule with { Matmul = (MatmulVersion)v };
+            }
             using var kernels = new DeviceKernels(acc, schedule);
             if (!parse.GetValue(json)) Console.Error.WriteLine($"bench: {acc.Name}, schedule {kernels.Schedule.Name}, warming up…");
             var r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
@@ -96,7 +102,7 @@ public static class DiagnosticCommands
     static void Print(BenchmarkResult r)
     {
         var c = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(c, $"{r.Accelerator} ({r.Device}), schedule {r.Schedule} ({r.GroupsPerMultiprocessor} groups/SM), batch {r.Batch}, {r.Steps} steps"));
+        Console.WriteLine(string.Create(c, $"{r.Accelerator} ({r.Device}), schedule {r.Schedule} (matmul v{r.MatmulVersion}, {r.GroupsPerMultiprocessor} groups/SM), batch {r.Batch}, {r.Steps} steps"));
         Console.WriteLine(string.Create(c, $"  step              {r.SecondsPerStep * 1e3,10:F3} ms   {r.StepsPerSecond:F1} steps/s   {r.SamplesPerSecond:F0} images/s"));
         Console.WriteLine(string.Create(c, $"  achieved          {r.Gflops,10:F1} GFLOP/s ({r.FlopPerEpoch:E3} FLOP per epoch)"));
         Console.WriteLine(string.Create(c, $"  epoch (estimate)  {r.EstimatedEpochSeconds,10:F2} s      50 epochs: {r.Estimated50EpochSeconds:F1} s"));

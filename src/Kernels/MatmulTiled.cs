@@ -37,17 +37,17 @@ public static class MatmulTiled
 
         // The next slice is fetched into registers while the current one is multiplied, so global
         // latency overlaps arithmetic instead of stalling every group at each barrier.
-        Float4 nextA = FetchA(a, s, tid, row0, pBegin, pEnd), nextB = FetchB(b, s, tid, col0, pBegin, pEnd);
+        Float4 nextA = FetchA(a, s, tid, GroupSize, row0, pBegin, pEnd), nextB = FetchB(b, s, tid, GroupSize, col0, pBegin, pEnd);
         Float4 c0 = default, c1 = default, c2 = default, c3 = default;
         for (int p0 = pBegin; p0 < pEnd; p0 += Depth)
         {
-            StoreSlice(aScalar, nextA, tid, s.AsP == 1);
-            StoreSlice(bScalar, nextB, tid, s.BsP == 1);
+            StoreSlice(aScalar, nextA, tid, GroupSize, s.AsP == 1);
+            StoreSlice(bScalar, nextB, tid, GroupSize, s.BsP == 1);
             Group.Barrier();
             if (p0 + Depth < pEnd)
             {
-                nextA = FetchA(a, s, tid, row0, p0 + Depth, pEnd);
-                nextB = FetchB(b, s, tid, col0, p0 + Depth, pEnd);
+                nextA = FetchA(a, s, tid, GroupSize, row0, p0 + Depth, pEnd);
+                nextB = FetchB(b, s, tid, GroupSize, col0, p0 + Depth, pEnd);
             }
             for (int k = 0; k < Depth; k++)
             {
@@ -69,14 +69,15 @@ public static class MatmulTiled
         StoreRow(slab, aux, s, rowBase + 3, colBase, c3, final);
     }
 
-    // A slice is Tile×Depth = 4·GroupSize elements: each thread moves elements tid + q·GroupSize, q = 0..3.
-    // Consecutive threads walk the operand's contiguous dimension, so global reads coalesce.
+    // A slice holds Tile×Depth elements. A thread moves elements e0, e0 + stride, e0 + 2·stride and
+    // e0 + 3·stride at a time; consecutive threads walk the operand's contiguous dimension, so
+    // global reads coalesce.
     static (int Outer, int K) SliceIndex(int e, bool depthContiguous) =>
         depthContiguous ? (e / Depth, e % Depth) : (e % Tile, e / Tile);
 
-    static Float4 FetchA(ArrayView<float> a, StridedProduct s, int tid, int row0, int p0, int pEnd) => new(
-        LoadA(a, s, tid, row0, p0, pEnd), LoadA(a, s, tid + GroupSize, row0, p0, pEnd),
-        LoadA(a, s, tid + 2 * GroupSize, row0, p0, pEnd), LoadA(a, s, tid + 3 * GroupSize, row0, p0, pEnd));
+    static Float4 FetchA(ArrayView<float> a, StridedProduct s, int e0, int stride, int row0, int p0, int pEnd) => new(
+        LoadA(a, s, e0, row0, p0, pEnd), LoadA(a, s, e0 + stride, row0, p0, pEnd),
+        LoadA(a, s, e0 + 2 * stride, row0, p0, pEnd), LoadA(a, s, e0 + 3 * stride, row0, p0, pEnd));
 
     static float LoadA(ArrayView<float> a, StridedProduct s, int e, int row0, int p0, int pEnd)
     {
@@ -85,9 +86,9 @@ public static class MatmulTiled
         return i < s.Rows && p < pEnd ? a[i * s.AsI + p * s.AsP] : 0f;
     }
 
-    static Float4 FetchB(ArrayView<float> b, StridedProduct s, int tid, int col0, int p0, int pEnd) => new(
-        LoadB(b, s, tid, col0, p0, pEnd), LoadB(b, s, tid + GroupSize, col0, p0, pEnd),
-        LoadB(b, s, tid + 2 * GroupSize, col0, p0, pEnd), LoadB(b, s, tid + 3 * GroupSize, col0, p0, pEnd));
+    static Float4 FetchB(ArrayView<float> b, StridedProduct s, int e0, int stride, int col0, int p0, int pEnd) => new(
+        LoadB(b, s, e0, col0, p0, pEnd), LoadB(b, s, e0 + stride, col0, p0, pEnd),
+        LoadB(b, s, e0 + 2 * stride, col0, p0, pEnd), LoadB(b, s, e0 + 3 * stride, col0, p0, pEnd));
 
     static float LoadB(ArrayView<float> b, StridedProduct s, int e, int col0, int p0, int pEnd)
     {
@@ -96,12 +97,12 @@ public static class MatmulTiled
         return col < s.Cols && p < pEnd ? b[p * s.BsP + col * s.BsJ] : 0f;
     }
 
-    /// <summary>Writes a thread's four fetched elements into the k-major shared slice.</summary>
-    static void StoreSlice(ArrayView<float> tile, Float4 v, int tid, bool depthContiguous)
+    /// <summary>Writes four fetched elements into the k-major shared slice (row length Stride4 Float4s).</summary>
+    static void StoreSlice(ArrayView<float> tile, Float4 v, int e0, int stride, bool depthContiguous)
     {
         for (int q = 0; q < 4; q++)
         {
-            var (outer, k) = SliceIndex(tid + q * GroupSize, depthContiguous);
+            var (outer, k) = SliceIndex(e0 + q * stride, depthContiguous);
             tile[k * Stride4 * 4 + outer] = v.Get(q);
         }
     }

@@ -16,6 +16,7 @@ public sealed record BenchmarkResult(
     [property: JsonPropertyName("accelerator")] string Accelerator,
     [property: JsonPropertyName("device")] string Device,
     [property: JsonPropertyName("schedule")] string Schedule,
+    [property: JsonPropertyName("matmul_version")] int MatmulVersion,
     [property: JsonPropertyName("groups_per_multiprocessor")] int GroupsPerMultiprocessor,
     [property: JsonPropertyName("batch")] int Batch,
     [property: JsonPropertyName("steps")] int Steps,
@@ -85,7 +86,7 @@ public static class Benchmark
         double? measured = null;
         if (timeEpoch) measured = trainer.TrainEpoch(0).Seconds;
         return new BenchmarkResult(Accelerators.Name(kernels.Accelerator.AcceleratorType), kernels.Accelerator.Name, kernels.Schedule.Name,
-            kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
+            (int)kernels.Schedule.Matmul, kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
             arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured);
     }
 }
