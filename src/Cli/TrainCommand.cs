@@ -139,16 +139,3 @@ public static class TrainCommand
         return ExitCodes.Ok;
     }
 }
-
-/// <summary>How a train command relates to runs on disk: --resume, --checkpoint-every, --force, and which options were typed.</summary>
-public sealed record RunControl(string? Resume, int CheckpointEvery, bool Force, IReadOnlySet<string> Given)
-{
-    public void Validate()
-    {
-        if (CheckpointEvery < 1) throw new UsageException($"--checkpoint-every: must be at least 1, got {CheckpointEvery}");
-        if (Resume == null) return;
-        foreach (var option in new[] { "--init", "--out", "--force" })
-            if (Given.Contains(option))
-                throw new UsageException($"{option}: cannot be combined with --resume, which continues the run in its own folder from its checkpoint");
-    }
-}

@@ -54,7 +54,7 @@ public sealed class DeviceTrainer : IDisposable
         this.options = options;
         this.imageCount = imageCount;
         shuffleRng = new SplitMix64(options.Seed ^ 0x53485546464C45UL); // a stream apart from the initialiser's
-        BatchesPerEpoch = (imageCount + options.BatchSize - 1) / options.BatchSize;
+        BatchesPerEpoch = (int)((imageCount + (long)options.BatchSize - 1) / options.BatchSize);
         var accelerator = kernels.Accelerator;
         int rows = Math.Min(options.BatchSize, imageCount);
 
