@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using GpuAutoencoder.Kernels;
 
 namespace GpuAutoencoder.Cli;
@@ -59,9 +60,26 @@ public static class CommonOptions
         }
     }
 
+    /// <summary>
+    /// A parse error as one line that names its option: System.CommandLine lists allowed values on
+    /// separate lines and does not always say which option was wrong.
+    /// </summary>
+    public static string OneLine(ParseError error)
+    {
+        var message = string.Join(" ", error.Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var option = error.SymbolResult switch
+        {
+            OptionResult o => o.Option.Name,
+            ArgumentResult { Parent: OptionResult o } => o.Option.Name,
+            _ => null,
+        };
+        return option == null || message.Contains(option, StringComparison.Ordinal) ? message : $"{option}: {message}";
+    }
+
     static bool IsBadInput(Exception e) => e is ArgumentException or UsageException
         or Training.Data.DataFormatException or Training.IO.SafeTensorsException or Training.Model.ModelFormatException
-        or AcceleratorUnavailableException or FileNotFoundException or DirectoryNotFoundException;
+        or AcceleratorUnavailableException or FileNotFoundException or DirectoryNotFoundException
+        or Training.CheckpointException or Training.DeviceMemoryException;
 }
 
 /// <summary>A user error found by the CLI itself; its message is shown as is.</summary>

@@ -19,7 +19,7 @@ public static class Program
         if (parsed.Errors.Count > 0)
         {
             // One line, exit 2, as for every other bad input; --help lists what is accepted.
-            Console.Error.WriteLine($"gpuae: {parsed.Errors[0].Message} (see gpuae --help)");
+            Console.Error.WriteLine($"gpuae: {CommonOptions.OneLine(parsed.Errors[0])} (see gpuae --help)");
             return ExitCodes.BadInput;
         }
         return parsed.Invoke();

@@ -29,10 +29,14 @@ public static class TrainCommand
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for the run's outputs. Default: a new folder under runs/." };
         var save = new Option<string?>("-s") { Description = "Where to write the weights. Default: OUT/model.safetensors." };
         var plot = new Option<string?>("-p") { Description = "Where to write the loss plot. Default: OUT/loss.png." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint, up to --epochs in all." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last).", DefaultValueFactory = _ => 1 };
+        var force = new Option<bool>("--force") { Description = "Overwrite a run already in --out." };
 
         var command = new Command("train", "Train the autoencoder on MNIST and write model.safetensors, metrics.json and loss.png.")
         {
             accelerator, epochs, batch, bottleneck, lr, gamma, seed, data, limit, noShuffle, init, outDir, save, plot,
+            resume, checkpointEvery, force,
         };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
@@ -48,18 +52,27 @@ public static class TrainCommand
                 Limit = parse.GetValue(limit),
             };
             options.Validate();
-            bool bottleneckGiven = parse.GetResult(bottleneck) is { Implicit: false };
-            return Train(options, bottleneckGiven, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!),
+            var given = command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet();
+            var run = new RunControl(parse.GetValue(resume), parse.GetValue(checkpointEvery), parse.GetValue(force), given);
+            run.Validate();
+            return Train(options, given.Contains(bottleneck.Name), CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!),
                 parse.GetValue(data), parse.GetValue(init), parse.GetValue(outDir), parse.GetValue(save), parse.GetValue(plot),
-                parse.GetValue(CommonOptions.Verbose));
+                parse.GetValue(CommonOptions.Verbose), run);
         }));
         return command;
     }
 
     static int Train(TrainingOptions options, bool bottleneckGiven, AcceleratorKind kind, string? dataOption, string? initPath,
-        string? outOption, string? savePath, string? plotPath, bool verbose)
+        string? outOption, string? savePath, string? plotPath, bool verbose, RunControl run)
     {
-        // Everything that can be wrong with the input is checked before any work starts.
+        // Everything that can be wrong with the input is checked before any work starts, and before
+        // the output folder is touched, so that a refused run leaves nothing behind.
+        Checkpoint? resumed = null;
+        if (run.Resume != null)
+        {
+            (resumed, options) = RunFolder.Resume(run.Resume, options, run.Given);
+            outOption = run.Resume;
+        }
         float[]? initial = null;
         if (initPath != null)
         {
@@ -73,12 +86,13 @@ public static class TrainCommand
             if (n > set.Count) throw new UsageException($"--limit: {n} is more than the {set.Count} images in {dataDir}");
             set = set.Take(n);
         }
+        if (resumed != null) RunFolder.CheckDataset(resumed, set, dataDir);
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
         initial ??= layout.Initialize(options.Seed);
         string outDir = outOption ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-        Directory.CreateDirectory(outDir);
-        savePath ??= Path.Combine(outDir, "model.safetensors");
-        plotPath ??= Path.Combine(outDir, "loss.png");
+        if (resumed == null) RunFolder.RefuseExistingRun(outDir, run.Force);
+        savePath ??= Path.Combine(outDir, RunFolder.Model);
+        plotPath ??= Path.Combine(outDir, RunFolder.Plot);
 
         using var context = Accelerators.CreateContext();
         using var accelerator = Accelerators.Create(context, kind);
@@ -88,37 +102,40 @@ public static class TrainCommand
             $"{layout.Architecture.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
         Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}");
         Console.WriteLine($"data: {set.Count} images from {dataDir}; batch {options.BatchSize}, {options.Epochs} epochs; output in {outDir}");
+        if (resumed != null)
+            Console.WriteLine($"resuming: epoch {resumed.State.Epoch + 1}, batch {resumed.State.Batch}, step {resumed.State.Step}" +
+                (resumed.Accelerator == acceleratorName && resumed.Schedule == kernels.Schedule.Name ? ""
+                    : $"; it ran on {resumed.Accelerator} ({resumed.Schedule}), so the weights will not be bitwise those of an uninterrupted run"));
         if (verbose)
             Console.WriteLine($"  {accelerator.MaxNumThreads} threads, {accelerator.MaxNumThreadsPerGroup} per group, " +
                 $"{accelerator.MemorySize / (1 << 20)} MiB; available: {Accelerators.Describe(context)}");
 
         var metrics = new RunMetrics
         {
-            Config = RunConfig.From(options, set.Count, initPath),
+            Config = RunConfig.From(options, set.Count, resumed?.Init ?? initPath),
             Accelerator = acceleratorName,
             Device = accelerator.Name,
             Schedule = kernels.Schedule.Name,
             Parameters = layout.Architecture.ParameterCount,
             DatasetSha256 = set.Sha256,
         };
+        metrics.Epochs.AddRange(resumed?.History ?? []);
         using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
-        var line = new ProgressLine();
-        var progress = new InlineProgress<BatchProgress>(p => line.Show(
-            $"epoch {p.Epoch}/{options.Epochs}  batch {p.BatchesDone}/{p.Batches}  {p.ImagesPerSecond:F0} img/s  ETA {p.EtaSeconds:F0} s"));
-        for (int e = 0; e < options.Epochs; e++)
-        {
-            var r = trainer.TrainEpoch(e, progress);
-            line.Clear();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
-            metrics.Epochs.Add(EpochRecord.From(r));
-        }
+        if (resumed != null) trainer.ImportState(resumed.State);
+        // Only now, with the accelerator and its memory in hand, does the run touch its folder.
+        Directory.CreateDirectory(outDir);
+        RunFolder.Clear(outDir, earlierRun: resumed == null);
+
+        var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
+            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()));
+        int exit = loop.Run(resumed?.State.Epoch);
+        if (exit != ExitCodes.Ok) return exit;
 
         ModelFile.Save(savePath, layout, trainer.DownloadParameters());
-        metrics.Save(Path.Combine(outDir, "metrics.json"));
+        metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
         LossPlot.Save(plotPath, $"gpuae training loss (z={options.Bottleneck}, {set.Count} images)",
             [new Series("train loss", metrics.Epochs.Select(x => x.Loss).ToList())]);
-        Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, "metrics.json")}, {plotPath}");
+        Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
         return ExitCodes.Ok;
     }
 }

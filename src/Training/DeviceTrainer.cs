@@ -15,8 +15,14 @@ public sealed class DeviceTrainer : IDisposable
     readonly ParameterLayout layout;
     readonly TrainingOptions options;
     readonly int imageCount;
-    readonly SplitMix64 shuffleRng;
     readonly List<IDisposable> owned = [];
+    SplitMix64 shuffleRng;
+
+    // Where the run stands: the epoch being trained (or next to start) and its batches done. An epoch
+    // is "open" from the draw of its permutation until its last batch; a stop request can leave it open.
+    int epoch, batch;
+    bool epochOpen;
+    ulong epochShuffleState;
 
     readonly MemoryBuffer1D<byte, Stride1D.Dense> images;
     readonly MemoryBuffer1D<int, Stride1D.Dense> permutation;
@@ -30,9 +36,13 @@ public sealed class DeviceTrainer : IDisposable
     public int BatchesPerEpoch { get; }
     /// <summary>The shuffle generator's state, for checkpoints.</summary>
     public ulong ShuffleState => shuffleRng.State;
-    /// <summary>Bytes copied host→device and device→host since the data set was uploaded; the benchmark checks the batch loop adds none.</summary>
+    /// <summary>Bytes <see cref="TrainEpoch"/> has copied host→device and device→host; the benchmark checks the batch loop adds none.</summary>
     public long BytesToDevice { get; private set; }
     public long BytesFromDevice { get; private set; }
+    /// <summary>The epoch (counted from 0) that the next <see cref="TrainEpoch"/> trains or continues.</summary>
+    public int Epoch => epoch;
+    /// <summary>Batches of <see cref="Epoch"/> already trained: non-zero only after a stop inside an epoch.</summary>
+    public int BatchInEpoch => batch;
     /// <summary>How often progress may be reported; each report costs one device synchronisation.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -47,23 +57,47 @@ public sealed class DeviceTrainer : IDisposable
         this.options = options;
         this.imageCount = imageCount;
         shuffleRng = new SplitMix64(options.Seed ^ 0x53485546464C45UL); // a stream apart from the initialiser's
-        BatchesPerEpoch = (imageCount + options.BatchSize - 1) / options.BatchSize;
+        BatchesPerEpoch = (int)((imageCount + (long)options.BatchSize - 1) / options.BatchSize);
         var accelerator = kernels.Accelerator;
-        int batch = Math.Min(options.BatchSize, imageCount);
+        int rows = Math.Min(options.BatchSize, imageCount);
 
-        images = Own(accelerator.Allocate1D(imageBytes.AsSpan(0, imageCount * Architecture.Pixels).ToArray()));
-        permutation = Own(accelerator.Allocate1D(Enumerable.Range(0, imageCount).ToArray()));
-        parameters = Own(accelerator.Allocate1D(initialParameters));
-        gradients = Own(accelerator.Allocate1D<float>(layout.Length));
-        adamM = Own(accelerator.Allocate1D<float>(layout.Length));
-        adamV = Own(accelerator.Allocate1D<float>(layout.Length));
-        gradients.MemSetToZero();
-        adamM.MemSetToZero();
-        adamV.MemSetToZero();
-        batchLosses = Own(accelerator.Allocate1D<float>(BatchesPerEpoch));
-        var widths = new[] { Architecture.Pixels }.Concat(layout.Architecture.Layers.Select(l => l.Outputs)).ToArray();
-        activations = widths.Select(w => Own(accelerator.Allocate1D<float>((long)batch * w))).ToArray();
-        deltas = widths.Skip(1).Select(w => Own(accelerator.Allocate1D<float>((long)batch * w))).ToArray();
+        var widths = LayerWidths(layout);
+        long needed = DeviceBytes(layout, imageCount, options.BatchSize);
+        try
+        {
+            if (needed > accelerator.MemorySize) throw new OutOfMemoryException($"the device has {accelerator.MemorySize:N0} bytes");
+            images = Own(accelerator.Allocate1D(imageBytes.AsSpan(0, imageCount * Architecture.Pixels).ToArray()));
+            permutation = Own(accelerator.Allocate1D(Enumerable.Range(0, imageCount).ToArray()));
+            parameters = Own(accelerator.Allocate1D(initialParameters));
+            gradients = Own(accelerator.Allocate1D<float>(layout.Length));
+            adamM = Own(accelerator.Allocate1D<float>(layout.Length));
+            adamV = Own(accelerator.Allocate1D<float>(layout.Length));
+            gradients.MemSetToZero();
+            adamM.MemSetToZero();
+            adamV.MemSetToZero();
+            batchLosses = Own(accelerator.Allocate1D<float>(BatchesPerEpoch));
+            activations = widths.Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
+            deltas = widths.Skip(1).Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
+        }
+        catch (Exception e) when (e is OutOfMemoryException or AcceleratorException)
+        {
+            Dispose();
+            throw new DeviceMemoryException(
+                $"out of memory on {Accelerators.Name(accelerator.AcceleratorType)} ({accelerator.Name}): training {imageCount} images " +
+                $"in batches of {rows} needs {needed:N0} bytes on the device ({e.Message.ReplaceLineEndings(" ")}); try a smaller --batch or --limit", e);
+        }
+    }
+
+    static int[] LayerWidths(ParameterLayout layout) =>
+        new[] { Architecture.Pixels }.Concat(layout.Architecture.Layers.Select(l => l.Outputs)).ToArray();
+
+    /// <summary>Device memory a trainer allocates: the dataset, four parameter-sized buffers, and the activations and deltas of a batch.</summary>
+    public static long DeviceBytes(ParameterLayout layout, int imageCount, int batchSize)
+    {
+        long rows = Math.Min(batchSize, imageCount), batches = (imageCount + (long)batchSize - 1) / batchSize;
+        var widths = LayerWidths(layout);
+        return (long)imageCount * Architecture.Pixels + 4L * imageCount + 4 * 4L * layout.Length + 4 * batches
+            + 4 * rows * (widths.Sum(w => (long)w) + widths.Skip(1).Sum(w => (long)w));
     }
 
     MemoryBuffer1D<T, Stride1D.Dense> Own<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer) where T : unmanaged
@@ -72,21 +106,35 @@ public sealed class DeviceTrainer : IDisposable
         return buffer;
     }
 
-    /// <summary>Trains one epoch (<paramref name="epoch"/> counted from 0) and returns its mean batch loss.</summary>
-    public EpochResult TrainEpoch(int epoch, IProgress<BatchProgress>? progress = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Trains epoch <paramref name="epoch"/> (counted from 0), or the rest of it when an earlier call
+    /// stopped inside it, and returns its mean batch loss. When <paramref name="stop"/> is signalled
+    /// the batch in flight finishes and the epoch stays open: the result is not
+    /// <see cref="EpochResult.Complete"/>, and <see cref="ExportState"/> records where it stopped.
+    /// Throws <see cref="NonFiniteLossException"/> when a batch loss is NaN or infinite; losses reach
+    /// the host once per epoch, so that is noticed at the end of the epoch, not at the batch.
+    /// </summary>
+    public EpochResult TrainEpoch(int epoch, IProgress<BatchProgress>? progress = null, CancellationToken stop = default)
     {
+        if (epochOpen && epoch != this.epoch)
+            throw new InvalidOperationException($"epoch {this.epoch + 1} stopped after batch {batch}; finish it before epoch {epoch + 1}");
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         double lr = options.LearningRateAt(epoch);
-        if (options.Shuffle)
+        if (!epochOpen)
         {
-            permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
-            BytesToDevice += permutation.LengthInBytes;
+            epochShuffleState = shuffleRng.State;
+            if (options.Shuffle)
+            {
+                permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
+                BytesToDevice += permutation.LengthInBytes;
+            }
+            (this.epoch, batch, epochOpen) = (epoch, 0, true);
         }
 
-        for (int b = 0; b < BatchesPerEpoch; b++)
+        int start = batch, b = start;
+        for (; b < BatchesPerEpoch && !stop.IsCancellationRequested; b++)
         {
-            cancel.ThrowIfCancellationRequested();
             int first = b * options.BatchSize, rows = Math.Min(options.BatchSize, imageCount - first);
             TrainBatch(first, rows, batchLosses.View.SubView(b, 1), lr);
 
@@ -96,13 +144,57 @@ public sealed class DeviceTrainer : IDisposable
                 kernels.Accelerator.Synchronize();
                 lastReport = clock.Elapsed;
                 progress.Report(new BatchProgress(epoch + 1, b + 1, BatchesPerEpoch, lastReport.TotalSeconds,
-                    Math.Min(imageCount, (b + 1) * options.BatchSize) / lastReport.TotalSeconds));
+                    ImagesIn(start, b + 1) / lastReport.TotalSeconds));
             }
         }
-        var losses = batchLosses.GetAsArray1D(); // synchronises
+        var losses = batchLosses.GetAsArray1D()[..b]; // synchronises
         BytesFromDevice += batchLosses.LengthInBytes;
+        int bad = Array.FindIndex(losses, l => !float.IsFinite(l));
+        if (bad >= 0) throw new NonFiniteLossException(epoch + 1, bad + 1, BatchesPerEpoch, losses[bad]);
+
+        batch = b;
+        if (b == BatchesPerEpoch) (this.epoch, batch, epochOpen) = (epoch + 1, 0, false);
         double seconds = clock.Elapsed.TotalSeconds;
-        return new EpochResult(epoch + 1, losses.Average(l => (double)l), lr, seconds, imageCount / seconds);
+        return new EpochResult(epoch + 1, b == 0 ? double.NaN : losses.Average(l => (double)l), lr, seconds, ImagesIn(start, b) / seconds)
+        {
+            Batches = BatchesPerEpoch,
+            BatchesDone = b,
+        };
+    }
+
+    long ImagesIn(int fromBatch, int toBatch) =>
+        Math.Min(imageCount, (long)toBatch * options.BatchSize) - Math.Min(imageCount, (long)fromBatch * options.BatchSize);
+
+    /// <summary>
+    /// Copies the whole training state to the host (synchronises). Call it between
+    /// <see cref="TrainEpoch"/> calls: it costs three parameter-sized downloads, which is why nothing
+    /// inside the batch loop does this.
+    /// </summary>
+    public TrainerState ExportState() => new(
+        parameters.GetAsArray1D(), adamM.GetAsArray1D(), adamV.GetAsArray1D(), Step,
+        epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, batchLosses.GetAsArray1D()[..batch]);
+
+    /// <summary>Replaces the whole training state with one from <see cref="ExportState"/>, from this or an earlier process.</summary>
+    public void ImportState(TrainerState state)
+    {
+        if (new[] { state.Parameters, state.AdamM, state.AdamV }.Any(a => a.Length != layout.Length))
+            throw new ArgumentException($"the state does not fit this model: expected {layout.Length} values per tensor (padded layout)");
+        if (state.Epoch < 0 || state.Batch < 0 || state.Batch >= BatchesPerEpoch || state.BatchLosses.Length != state.Batch || state.Step < 0)
+            throw new ArgumentException($"the state's position (epoch {state.Epoch}, batch {state.Batch} of {BatchesPerEpoch}, " +
+                $"{state.BatchLosses.Length} batch losses) does not fit {BatchesPerEpoch} batches per epoch");
+        parameters.CopyFromCPU(state.Parameters);
+        adamM.CopyFromCPU(state.AdamM);
+        adamV.CopyFromCPU(state.AdamV);
+        Step = state.Step;
+        shuffleRng = new SplitMix64(state.ShuffleState);
+        (epoch, batch, epochOpen) = (state.Epoch, state.Batch, false);
+        if (state.Batch == 0) return;
+        // Inside an epoch: draw its permutation again from the state it started from, exactly as the
+        // interrupted run did, and put back the losses of the batches already trained.
+        epochShuffleState = state.ShuffleState;
+        if (options.Shuffle) permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
+        batchLosses.View.SubView(0, state.Batch).CopyFromCPU(state.BatchLosses);
+        epochOpen = true;
     }
 
     /// <summary>One batch, from dataset bytes to the Adam update; the batch loss lands in <paramref name="loss"/> on the device.</summary>

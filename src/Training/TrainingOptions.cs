@@ -36,8 +36,16 @@ public sealed record TrainingOptions
     }
 }
 
-/// <summary>One finished epoch. Epochs are numbered from 1 here; the learning rate is the one the epoch trained at.</summary>
-public sealed record EpochResult(int Epoch, double Loss, double LearningRate, double Seconds, double ImagesPerSecond);
+/// <summary>
+/// One epoch, finished unless a stop request cut it short. Epochs are numbered from 1 here; the learning rate
+/// is the one the epoch trained at; the loss is the mean over the batches done (NaN when none was).
+/// </summary>
+public sealed record EpochResult(int Epoch, double Loss, double LearningRate, double Seconds, double ImagesPerSecond)
+{
+    public int Batches { get; init; }
+    public int BatchesDone { get; init; }
+    public bool Complete => BatchesDone == Batches;
+}
 
 /// <summary>Progress inside an epoch.</summary>
 public sealed record BatchProgress(int Epoch, int BatchesDone, int Batches, double Seconds, double ImagesPerSecond)

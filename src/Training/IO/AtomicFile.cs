@@ -8,6 +8,14 @@ namespace GpuAutoencoder.Training.IO;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>
+    /// Fault injection for tests: with GPUAE_FAULT_WRITE_PAUSE_MS=N every write pauses N ms after its
+    /// content reaches the temporary file and before the flush and rename, so a test can kill the
+    /// process inside that window every time instead of hoping to hit it. See docs/CHECKPOINT.md.
+    /// </summary>
+    public const string FaultPauseEnvVar = "GPUAE_FAULT_WRITE_PAUSE_MS";
+    static readonly int faultPauseMs = int.TryParse(Environment.GetEnvironmentVariable(FaultPauseEnvVar), out var ms) ? ms : 0;
+
     public static void Write(string path, Action<Stream> write)
     {
         var full = Path.GetFullPath(path);
@@ -20,6 +28,7 @@ public static class AtomicFile
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 write(stream);
+                if (faultPauseMs > 0) Thread.Sleep(faultPauseMs);
                 // Without this the rename can reach the disk before the data, and a power loss
                 // would leave an empty file under the final name.
                 stream.Flush(flushToDisk: true);
@@ -32,6 +41,10 @@ public static class AtomicFile
             throw;
         }
     }
+
+    /// <summary>The search pattern of the temporary files a write of <paramref name="fileName"/> uses; a process
+    /// killed mid-write leaves one behind, which is safe to delete once no writer is running.</summary>
+    public static string TempPattern(string fileName) => $".{fileName}.tmp-*";
 
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(text); });

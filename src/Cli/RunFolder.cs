@@ -1,0 +1,104 @@
+using GpuAutoencoder.Training;
+using GpuAutoencoder.Training.Data;
+using GpuAutoencoder.Training.IO;
+
+namespace GpuAutoencoder.Cli;
+
+/// <summary>The rules for a run's --out folder: what counts as a run already there, and what --resume may take from it.</summary>
+public static class RunFolder
+{
+    public const string Model = "model.safetensors", Metrics = "metrics.json", Plot = "loss.png";
+    static readonly string[] RunFiles = [Checkpoint.FileName, Model, Metrics, Plot];
+
+    /// <summary>Refuses a folder that holds a run, finished or not, unless --force: either would be lost.</summary>
+    public static void RefuseExistingRun(string dir, bool force)
+    {
+        if (force || !Directory.Exists(dir)) return;
+        var checkpoint = Path.Combine(dir, Checkpoint.FileName);
+        if (File.Exists(checkpoint))
+        {
+            Checkpoint c;
+            try { c = Checkpoint.Load(checkpoint); }
+            catch (Exception e) when (e is CheckpointException or SafeTensorsException)
+            {
+                throw new UsageException($"--out: {dir} holds a run whose checkpoint is unreadable ({e.Message}); pass --force to overwrite it");
+            }
+            if (c.State.Epoch < c.Options.Epochs)
+                throw new UsageException($"--out: {dir} holds an unfinished run ({c.State.Epoch} of {c.Options.Epochs} epochs); " +
+                    $"continue it with --resume {dir}, or pass --force to start over");
+        }
+        var existing = RunFiles.Where(f => File.Exists(Path.Combine(dir, f))).ToList();
+        if (existing.Count > 0)
+            throw new UsageException($"--out: {dir} already holds a finished run ({string.Join(", ", existing)}); pass --force to overwrite it, or choose another folder");
+    }
+
+    /// <summary>Deletes the files of an earlier run (for --force) and temporary files a killed write left behind.</summary>
+    public static void Clear(string dir, bool earlierRun)
+    {
+        foreach (var name in RunFiles)
+        {
+            if (earlierRun) File.Delete(Path.Combine(dir, name));
+            foreach (var temp in Directory.EnumerateFiles(dir, AtomicFile.TempPattern(name))) File.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// The checkpoint in a --resume folder, and the options that continue it: those of the checkpoint,
+    /// with --epochs as the new total. Options given on the command line must agree with it.
+    /// </summary>
+    public static (Checkpoint Checkpoint, TrainingOptions Options) Resume(string dir, TrainingOptions given, IReadOnlySet<string> explicitOptions)
+    {
+        if (!Directory.Exists(dir)) throw new UsageException($"--resume: folder {dir} does not exist");
+        var path = Path.Combine(dir, Checkpoint.FileName);
+        if (!File.Exists(path)) throw new UsageException($"--resume: {dir} holds no {Checkpoint.FileName} to continue from");
+        Checkpoint c;
+        try { c = Checkpoint.Load(path); }
+        catch (Exception e) when (e is CheckpointException or SafeTensorsException)
+        {
+            throw new UsageException($"--resume: {dir}: {e.Message}");
+        }
+
+        var saved = c.Options;
+        (string Option, object? Given, object? Saved)[] fixedByRun =
+        [
+            ("--batch", given.BatchSize, saved.BatchSize),
+            ("--bottleneck", given.Bottleneck, saved.Bottleneck),
+            ("--lr", given.LearningRate, saved.LearningRate),
+            ("--gamma", given.Gamma, saved.Gamma),
+            ("--seed", given.Seed, saved.Seed),
+            ("--no-shuffle", !given.Shuffle, !saved.Shuffle),
+            ("--limit", given.Limit, saved.Limit),
+        ];
+        foreach (var (option, value, original) in fixedByRun)
+            if (explicitOptions.Contains(option) && !Equals(value, original))
+                throw new UsageException($"--resume: {option} {value} contradicts the run in {dir}, which has {option} {original?.ToString() ?? "unset"}; leave it out to continue that run");
+
+        var options = explicitOptions.Contains("--epochs") ? saved with { Epochs = given.Epochs } : saved;
+        int started = c.State.Epoch + (c.State.Batch > 0 ? 1 : 0);
+        if (options.Epochs < started)
+            throw new UsageException($"--epochs: {options.Epochs} is fewer than the {started} epochs the run in {dir} has already started");
+        return (c, options);
+    }
+
+    /// <summary>A resume must see the very images the run was trained on.</summary>
+    public static void CheckDataset(Checkpoint c, MnistSet set, string dataDir)
+    {
+        if (c.Images != set.Count)
+            throw new UsageException($"--resume: the run was trained on {c.Images} images, but {dataDir} gives {set.Count}");
+        if (c.DatasetSha256 != set.Sha256)
+            throw new UsageException($"--resume: the run was trained on another dataset (SHA-256 {c.DatasetSha256}), but {dataDir} gives {set.Sha256}");
+    }
+}
+
+/// <summary>How a train command relates to runs on disk: --resume, --checkpoint-every, --force, and which options were typed.</summary>
+public sealed record RunControl(string? Resume, int CheckpointEvery, bool Force, IReadOnlySet<string> Given)
+{
+    public void Validate()
+    {
+        if (CheckpointEvery < 1) throw new UsageException($"--checkpoint-every: must be at least 1, got {CheckpointEvery}");
+        if (Resume == null) return;
+        foreach (var option in new[] { "--init", "--out", "--force" })
+            if (Given.Contains(option))
+                throw new UsageException($"{option}: cannot be combined with --resume, which continues the run in its own folder from its checkpoint");
+    }
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using GpuAutoencoder.Training;
+
+namespace GpuAutoencoder.Cli;
+
+/// <summary>
+/// The epochs of gpuae train, with what keeps a run from losing work: a checkpoint every
+/// <paramref name="checkpointEvery"/> epochs and after the last, a checkpoint and exit 130 on
+/// Ctrl-C or SIGTERM, and no checkpoint over the last good one once the loss is not finite.
+/// </summary>
+/// <param name="snapshot">The checkpoint of the current trainer state.</param>
+public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, RunMetrics metrics, string outDir,
+    int checkpointEvery, Func<Checkpoint> snapshot)
+{
+    string CheckpointPath => Path.Combine(outDir, Checkpoint.FileName);
+
+    /// <summary>Trains up to options.Epochs and returns the exit code; <paramref name="lastCheckpointEpoch"/> is that of a resumed checkpoint.</summary>
+    public int Run(int? lastCheckpointEpoch)
+    {
+        using var stop = new StopSignal();
+        var line = new ProgressLine();
+        var progress = new InlineProgress<BatchProgress>(p => line.Show(
+            $"epoch {p.Epoch}/{options.Epochs}  batch {p.BatchesDone}/{p.Batches}  {p.ImagesPerSecond:F0} img/s  ETA {p.EtaSeconds:F0} s"));
+        try
+        {
+            while (trainer.Epoch < options.Epochs)
+            {
+                var r = trainer.TrainEpoch(trainer.Epoch, progress, stop.Token);
+                line.Clear();
+                if (!r.Complete)
+                {
+                    Save();
+                    Console.Error.WriteLine($"interrupted in epoch {r.Epoch}/{options.Epochs} after batch {r.BatchesDone}/{r.Batches}; " +
+                        $"checkpoint written to {CheckpointPath}");
+                    Console.Error.WriteLine($"resume with: gpuae train --resume {outDir}");
+                    return ExitCodes.Interrupted;
+                }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
+                metrics.Epochs.Add(EpochRecord.From(r));
+                if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs)
+                {
+                    Save();
+                    lastCheckpointEpoch = r.Epoch;
+                }
+            }
+            return ExitCodes.Ok;
+        }
+        catch (NonFiniteLossException e)
+        {
+            line.Clear();
+            Console.Error.WriteLine($"gpuae: error: {e.Message}; " + (lastCheckpointEpoch is { } good
+                ? $"the last good checkpoint (after epoch {good}) is kept in {CheckpointPath}"
+                : "no checkpoint had been written yet"));
+            return ExitCodes.Failure;
+        }
+    }
+
+    void Save()
+    {
+        snapshot().Save(CheckpointPath);
+        metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
+    }
+}

@@ -1,0 +1,158 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using GpuAutoencoder.Training.IO;
+using GpuAutoencoder.Training.Model;
+
+namespace GpuAutoencoder.Training;
+
+/// <summary>A checkpoint file is unusable; the message names the file and the problem in one line.</summary>
+public sealed class CheckpointException(string message) : Exception(message);
+
+/// <summary>
+/// A training run frozen between two batches: the trainer's whole state, plus what must match for
+/// a resume to be the same run (config, dataset) and where it ran. The file format is described in
+/// docs/CHECKPOINT.md; change <see cref="FormatVersion"/> whenever it changes.
+/// </summary>
+/// <param name="Images">Images trained on (after --limit).</param>
+/// <param name="Init">The --init file the run started from, for the record; null for a seeded start.</param>
+/// <param name="Accelerator">"cpu", "cuda" or "opencl"; with <paramref name="Schedule"/> it decides the float summation order.</param>
+/// <param name="History">The finished epochs so far, so metrics.json survives a resume.</param>
+public sealed record Checkpoint(
+    TrainerState State,
+    TrainingOptions Options,
+    int Images,
+    string? Init,
+    string DatasetSha256,
+    string Accelerator,
+    string Device,
+    string Schedule,
+    IReadOnlyList<EpochRecord> History)
+{
+    public const string FileName = "checkpoint.safetensors";
+    public const string Format = "gpuae-checkpoint";
+    public const int FormatVersion = 1;
+    const string LossesTensor = "epoch_losses";
+    static readonly string[] Prefixes = ["", "adam_m.", "adam_v."];
+
+    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public void Save(string path)
+    {
+        var layout = new ParameterLayout(new Architecture(Options.Bottleneck));
+        float[][] flats = [State.Parameters, State.AdamM, State.AdamV];
+        var tensors = new List<Tensor>();
+        for (int i = 0; i < Prefixes.Length; i++)
+            tensors.AddRange(layout.Tensors().Select(t => new Tensor(Prefixes[i] + t.Name, t.Shape, flats[i].AsSpan(t.Offset, t.Length).ToArray())));
+        tensors.Add(new Tensor(LossesTensor, [State.BatchLosses.Length], State.BatchLosses));
+
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+            ["epoch"] = State.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["batch"] = State.Batch.ToString(CultureInfo.InvariantCulture),
+            ["step"] = State.Step.ToString(CultureInfo.InvariantCulture),
+            ["shuffle_state"] = State.ShuffleState.ToString(CultureInfo.InvariantCulture),
+            ["lr_schedule"] = JsonSerializer.Serialize(new LearningRateSchedule("exponential", Options.LearningRate, Options.Gamma,
+                State.Epoch, Options.LearningRateAt(State.Epoch)), Json),
+            ["config"] = JsonSerializer.Serialize(Options, Json),
+            ["images"] = Images.ToString(CultureInfo.InvariantCulture),
+            ["dataset_sha256"] = DatasetSha256,
+            ["accelerator"] = Accelerator,
+            ["device"] = Device,
+            ["schedule"] = Schedule,
+            ["history"] = JsonSerializer.Serialize(History),
+        };
+        if (Init != null) metadata["init"] = Init;
+        metadata["checksum"] = Checksum(metadata, tensors);
+        SafeTensors.Write(path, tensors, metadata);
+    }
+
+    public static Checkpoint Load(string path)
+    {
+        string file = Path.GetFileName(path);
+        var (tensors, metadata) = SafeTensors.Read(path);
+        CheckpointException Error(string what) => new($"{file}: {what}");
+        string Get(string key) => metadata.TryGetValue(key, out var v) ? v : throw Error($"no {key} in its metadata");
+        T Parse<T>(string key) where T : IParsable<T> =>
+            T.TryParse(Get(key), CultureInfo.InvariantCulture, out var v) ? v : throw Error($"metadata {key} is not a valid {typeof(T).Name}: {Get(key)}");
+        T FromJson<T>(string key, JsonSerializerOptions? options = null)
+        {
+            try { return JsonSerializer.Deserialize<T>(Get(key), options) ?? throw new JsonException("null"); }
+            catch (JsonException e) { throw Error($"metadata {key} is not valid JSON ({e.Message.ReplaceLineEndings(" ")})"); }
+        }
+
+        if (!metadata.TryGetValue("format", out var format) || format != Format)
+            throw Error($"not a gpuae checkpoint (metadata format is {format ?? "missing"}, expected {Format})");
+        if (Get("format_version") != FormatVersion.ToString(CultureInfo.InvariantCulture))
+            throw Error($"checkpoint format version {Get("format_version")}; this gpuae reads version {FormatVersion}");
+        // Before anything else is believed: a flipped bit must not pass as a plausible state.
+        var computed = Checksum(metadata, tensors.Values);
+        if (Get("checksum") != computed)
+            throw Error($"checksum mismatch, the file is corrupted (stored {Get("checksum")}, computed {computed})");
+
+        var options = FromJson<TrainingOptions>("config", Json);
+        try { options.Validate(); }
+        catch (ArgumentException e) { throw Error($"config does not validate ({e.Message})"); }
+        var layout = new ParameterLayout(new Architecture(options.Bottleneck));
+        var flats = Prefixes.Select(prefix =>
+        {
+            var flat = new float[layout.Length];
+            foreach (var (name, shape, offset, _) in layout.Tensors())
+            {
+                if (!tensors.TryGetValue(prefix + name, out var t)) throw Error($"missing tensor {prefix + name}");
+                if (!t.Shape.SequenceEqual(shape))
+                    throw Error($"tensor {prefix + name} has shape [{string.Join(",", t.Shape)}], expected [{string.Join(",", shape)}]");
+                t.Data.CopyTo(flat, offset);
+            }
+            return flat;
+        }).ToArray();
+        int batch = Parse<int>("batch");
+        var losses = tensors.TryGetValue(LossesTensor, out var l) && l.Data.Length == batch
+            ? l.Data : throw Error($"tensor {LossesTensor} must hold the {batch} losses of the epoch in progress");
+
+        var state = new TrainerState(flats[0], flats[1], flats[2], Parse<long>("step"), Parse<ulong>("shuffle_state"),
+            Parse<int>("epoch"), batch, losses);
+        return new Checkpoint(state, options, Parse<int>("images"), metadata.GetValueOrDefault("init"), Get("dataset_sha256"),
+            Get("accelerator"), Get("device"), Get("schedule"), FromJson<List<EpochRecord>>("history"));
+    }
+
+    /// <summary>
+    /// "sha256:" and the hex SHA-256 over every metadata entry but the checksum (sorted by key:
+    /// key, 0, value, 0 in UTF-8) and then every tensor (sorted by name: name, 0, each dimension
+    /// as a little-endian int64, the F32 values little-endian).
+    /// </summary>
+    static string Checksum(IReadOnlyDictionary<string, string> metadata, IEnumerable<Tensor> tensors)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Text(string s)
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(s));
+            sha.AppendData([0]);
+        }
+        foreach (var (key, value) in metadata.Where(m => m.Key != "checksum").OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            Text(key);
+            Text(value);
+        }
+        Span<byte> dim = stackalloc byte[8];
+        foreach (var t in tensors.OrderBy(t => t.Name, StringComparer.Ordinal))
+        {
+            Text(t.Name);
+            foreach (var d in t.Shape)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(dim, d);
+                sha.AppendData(dim);
+            }
+            var bytes = new byte[4 * t.Data.Length];
+            for (int i = 0; i < t.Data.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), t.Data[i]);
+            sha.AppendData(bytes);
+        }
+        return "sha256:" + Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    sealed record LearningRateSchedule(string Kind, double InitialLr, double Gamma, int NextEpoch, double NextLr);
+}
