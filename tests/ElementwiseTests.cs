@@ -41,6 +41,20 @@ public class ElementwiseTests(Schedule schedule)
         Compare.Close(dz.GetAsArray1D(), refDz, 1e-12, 1e-5, "dz");
     }
 
+    [TestCase(1, 1)]
+    [TestCase(33, 784)]
+    [TestCase(1000, 784)]
+    public void RowSquaredErrors(int rows, int cols)
+    {
+        var rng = new Random();
+        float[] a = Compare.Random(rng, rows * cols, 0f, 1f), b = Compare.Random(rng, rows * cols, -1f, 2f);
+        using var da = Kernels.Accelerator.Allocate1D(a);
+        using var db = Kernels.Accelerator.Allocate1D(b);
+        using var sums = TestAccelerator.Poisoned(rows);
+        Kernels.RowSquaredErrors(da.View, db.View, sums.View, rows, cols);
+        Compare.Close(sums.GetAsArray1D(), ElementwiseReference.RowSquaredErrors(a, b, rows, cols), 1e-6, 1e-5, "row sums");
+    }
+
     [TestCase(1)]
     [TestCase(7)]
     [TestCase(33)]

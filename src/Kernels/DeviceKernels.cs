@@ -14,6 +14,7 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> mseSigmoidBackward;
     readonly Action<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int> columnSums;
     readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int> adam;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
@@ -40,6 +41,7 @@ public sealed class DeviceKernels : IDisposable
         mseSigmoidBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(ElementwiseKernels.MseSigmoidBackward);
         columnSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int>(ElementwiseKernels.ColumnSums);
         sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
+        rowSquaredErrors = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
         adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
         tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
         mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
@@ -183,6 +185,13 @@ public sealed class DeviceKernels : IDisposable
             mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
         }
         ColumnSums(rowSums, rows, 1, loss, 1f / elements);
+    }
+
+    /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])² for two [rows, cols] matrices; nothing else is written.</summary>
+    public void RowSquaredErrors(ArrayView<float> a, ArrayView<float> b, ArrayView<float> rowSums, int rows, int cols)
+    {
+        int threads = Threads(rows);
+        rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
     }
 
     /// <summary>One Adam step over <paramref name="count"/> parameters.</summary>

@@ -71,6 +71,22 @@ public static class ElementwiseKernels
         if (tid == 0) rowLoss[row] = partial[0];
     }
 
+    /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])², summed in column order: the forward half of <see cref="MseSigmoidBackward"/>.</summary>
+    public static void RowSquaredErrors(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> rowSums,
+        int rows, int cols, int stride)
+    {
+        for (int r = index; r < rows; r += stride)
+        {
+            float sum = 0f;
+            for (int c = r * cols; c < (r + 1) * cols; c++)
+            {
+                float diff = a[c] - b[c];
+                sum += diff * diff;
+            }
+            rowSums[r] = sum;
+        }
+    }
+
     /// <summary>
     /// dst[chunk, col] = scale · Σ src[row, col] over the rows of that chunk. With one chunk this is
     /// a column sum; with many, it is the first stage of a two-stage one, so a GPU gets enough threads
@@ -168,6 +184,13 @@ public static class ElementwiseReference
             dz[i] = 2 * diff / n * y[i] * (1 - (double)y[i]);
         }
         return (loss / n, dz);
+    }
+
+    public static double[] RowSquaredErrors(float[] a, float[] b, int rows, int cols)
+    {
+        var sums = new double[rows];
+        for (int i = 0; i < rows * cols; i++) sums[i / cols] += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        return sums;
     }
 
     public static double[] ColumnSums(float[] src, int rows, int cols)
