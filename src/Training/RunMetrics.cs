@@ -44,7 +44,9 @@ public sealed record EpochRecord(
     [property: JsonPropertyName("loss")] double Loss,
     [property: JsonPropertyName("lr")] double LearningRate,
     [property: JsonPropertyName("seconds")] double Seconds,
-    [property: JsonPropertyName("images_per_second")] double ImagesPerSecond)
+    [property: JsonPropertyName("images_per_second")] double ImagesPerSecond,
+    // Absent from runs made before the test set was evaluated during training.
+    [property: JsonPropertyName("test_mse"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TestMse = null)
 {
     public static EpochRecord From(EpochResult r) => new(r.Epoch, r.Loss, r.LearningRate, r.Seconds, r.ImagesPerSecond);
 }
