@@ -13,6 +13,13 @@ public static class Program
             DiagnosticCommands.SelfTestCommand(),
             DiagnosticCommands.BenchCommand(),
             DiagnosticCommands.DevicesCommand(),
+            FigureCommands.Summary(),
+            FigureCommands.Reconstruct(),
+            FigureCommands.Denoise(),
+            FigureCommands.Interpolate(),
+            FigureCommands.Evaluate(),
+            FigureCommands.Latent(),
+            ReportCommand.Create(),
         };
         root.Options.Add(CommonOptions.Verbose);
         var parsed = root.Parse(args);

@@ -1,0 +1,237 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GpuAutoencoder.Training;
+using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Training.IO;
+using GpuAutoencoder.Training.Model;
+
+namespace GpuAutoencoder.Cli;
+
+/// <summary>The lab's figures, one command each: summary, reconstruct, denoise, interpolate, evaluate, latent.</summary>
+public static class FigureCommands
+{
+    static Option<string> ModelOption() => new("--model", "-m") { Description = "Weights: safetensors with PyTorch's key names (fc1.weight …); the bottleneck is read from the shapes.", Required = true };
+    static Option<string> SplitOption() => new Option<string>("--split") { Description = "Which MNIST split to use.", DefaultValueFactory = _ => "test" }.AcceptOnlyFromAmong("test", "train");
+    static Option<string> OutputOption() => new("--output", "-o") { Description = "Where to write the PNG.", Required = true };
+
+    /// <summary>The options of every command that runs a model over a split.</summary>
+    sealed record ModelOptions(Option<string> Model, Option<string> Split, Option<string?> Data, Option<string> Accelerator)
+    {
+        public static ModelOptions AddTo(Command c)
+        {
+            var o = new ModelOptions(ModelOption(), SplitOption(), CommonOptions.Data(), CommonOptions.Accelerator());
+            c.Options.Add(o.Model);
+            c.Options.Add(o.Split);
+            c.Options.Add(o.Data);
+            c.Options.Add(o.Accelerator);
+            return o;
+        }
+
+        public InferenceSession Open(ParseResult p) => new(p.GetValue(Model)!, p.GetValue(Data), p.GetValue(Split)!, p.GetValue(Accelerator)!);
+    }
+
+    static void Action(Command c, Func<ParseResult, int> body) =>
+        c.SetAction(p => CommonOptions.Run(p.GetValue(CommonOptions.Verbose), () => body(p)));
+
+    public static Command Summary()
+    {
+        var z = new Option<int>("--bottleneck", "-z") { Description = "Units in the bottleneck layer.", DefaultValueFactory = _ => 8 };
+        var model = new Option<string?>("--model", "-m") { Description = "Take the bottleneck from these weights instead of -z." };
+        var output = new Option<string?>("--output", "-o") { Description = "Also write the table as a PNG." };
+        var c = new Command("summary", "Print the model's layers, parameter counts and sizes, as torchsummary does (the lab's Figure 1).") { z, model, output };
+        Action(c, p =>
+        {
+            var lines = SummaryLines(p.GetValue(model), p.GetValue(z));
+            foreach (var line in lines) Console.WriteLine(line);
+            if (p.GetValue(output) is { } path) Wrote((f, l) => TextFigure.Save(f, l), path, lines);
+            return ExitCodes.Ok;
+        });
+        return c;
+    }
+
+    static IReadOnlyList<string> SummaryLines(string? modelPath, int z)
+    {
+        if (modelPath != null) z = ModelFile.Load(modelPath).Layout.Architecture.Bottleneck;
+        if (z < 1) throw new UsageException($"--bottleneck: must be at least 1, got {z}");
+        return ModelSummary.Lines(new Architecture(z));
+    }
+
+    public const int ReconstructCount = 10, DenoiseCount = 6;
+
+    public static Command Reconstruct()
+    {
+        var (indices, count, output) = (IndicesOption(), CountOption(ReconstructCount), OutputOption());
+        var c = new Command("reconstruct", "Draw input | reconstruction pairs, each labelled with its index and per-image MSE.") { indices, count, output };
+        var m = ModelOptions.AddTo(c);
+        Action(c, p =>
+        {
+            using var s = m.Open(p);
+            var figure = DigitFigures.Reconstruction(s.Model, s.Set, s.SplitName, Indices(p, indices, count, ReconstructCount, s.Set.Count), s.ModelName);
+            Wrote(ImageGrid.Save, p.GetValue(output)!, figure);
+            return ExitCodes.Ok;
+        });
+        return c;
+    }
+
+    public static Command Denoise()
+    {
+        var (indices, count, output) = (IndicesOption(), CountOption(DenoiseCount), OutputOption());
+        var noise = new Option<string>("--noise") { Description = "uniform: + level·U[0,1) (the lab's); gaussian: + N(0, level²).", DefaultValueFactory = _ => "uniform" }
+            .AcceptOnlyFromAmong("uniform", "gaussian");
+        var level = new Option<double?>("--level") { Description = "Noise level: the uniform noise's scale (default 1.0, the lab's) or the Gaussian's σ (default 0.3)." };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the noise.", DefaultValueFactory = _ => 0 };
+        var c = new Command("denoise", "Add noise to images and draw input | noisy | output triples.") { indices, count, noise, level, seed, output };
+        var m = ModelOptions.AddTo(c);
+        Action(c, p =>
+        {
+            var kind = p.GetValue(noise) == "gaussian" ? NoiseKind.Gaussian : NoiseKind.Uniform;
+            using var s = m.Open(p);
+            var figure = DigitFigures.Denoising(s.Model, s.Set, s.SplitName, Indices(p, indices, count, DenoiseCount, s.Set.Count), s.ModelName,
+                kind, p.GetValue(level) ?? DefaultLevel(kind), p.GetValue(seed));
+            Wrote(ImageGrid.Save, p.GetValue(output)!, figure);
+            return ExitCodes.Ok;
+        });
+        return c;
+    }
+
+    public static double DefaultLevel(NoiseKind kind) => kind == NoiseKind.Uniform ? 1.0 : 0.3;
+
+    public static Command Interpolate()
+    {
+        var pairs = new Option<string>("--pairs") { Description = "Pairs of image indices, A,B;A,B;… (quote the semicolons).", DefaultValueFactory = _ => DefaultPairs };
+        var steps = new Option<int>("--steps") { Description = "Decoded points on each line, both ends included.", DefaultValueFactory = _ => 8 };
+        var output = OutputOption();
+        var c = new Command("interpolate", "Decode evenly spaced points on the straight line between two images' bottleneck codes.") { pairs, steps, output };
+        var m = ModelOptions.AddTo(c);
+        Action(c, p =>
+        {
+            var parsed = ParsePairs(p.GetValue(pairs)!);
+            using var s = m.Open(p);
+            Wrote(ImageGrid.Save, p.GetValue(output)!, DigitFigures.Interpolation(s.Model, s.Set, s.SplitName, parsed, s.ModelName, p.GetValue(steps)));
+            return ExitCodes.Ok;
+        });
+        return c;
+    }
+
+    /// <summary>Three pairs, as the lab showed.</summary>
+    public const string DefaultPairs = "1,2;3,4;5,6";
+
+    public static List<(int A, int B)> ParsePairs(string text)
+    {
+        var pairs = new List<(int, int)>();
+        foreach (var pair in text.Split([';', ' '], StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split(',');
+            if (parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out int a) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int b))
+                throw new UsageException($"--pairs: '{pair}' is not two image indices A,B (expected e.g. {DefaultPairs})");
+            pairs.Add((a, b));
+        }
+        if (pairs.Count == 0) throw new UsageException($"--pairs: no pairs given (expected e.g. {DefaultPairs})");
+        return pairs;
+    }
+
+    public static Command Evaluate()
+    {
+        var json = new Option<bool>("--json") { Description = "Print the results as one JSON object." };
+        var c = new Command("evaluate", "Mean MSE (as PyTorch's MSELoss), mean PSNR, per-digit MSE and active bottleneck units over a split.") { json };
+        var m = ModelOptions.AddTo(c);
+        Action(c, p =>
+        {
+            using var s = m.Open(p);
+            var e = s.Evaluate(out _);
+            Console.WriteLine(p.GetValue(json) ? EvaluationJson(e, s).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : EvaluationText(e, s));
+            return ExitCodes.Ok;
+        });
+        return c;
+    }
+
+    internal static JsonObject EvaluationJson(Evaluation e, InferenceSession s)
+    {
+        static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
+        var perDigit = new JsonObject();
+        for (int d = 0; d < 10; d++) perDigit[d.ToString(CultureInfo.InvariantCulture)] = Num(e.PerDigitMse[d]);
+        return new JsonObject
+        {
+            ["model"] = s.ModelName,
+            ["split"] = s.SplitName,
+            ["images"] = e.Images,
+            ["bottleneck"] = e.ActiveUnits.Length,
+            [$"{s.SplitName}_mse"] = e.Mse,
+            ["mean_psnr_db"] = e.MeanPsnrDb,
+            ["per_digit_mse"] = perDigit,
+            ["active_units"] = e.ActiveUnitCount,
+            ["dead_units"] = new JsonArray(DeadUnits(e).Select(u => (JsonNode)u).ToArray()),
+            ["accelerator"] = s.AcceleratorName,
+        };
+    }
+
+    static IEnumerable<int> DeadUnits(Evaluation e) => Enumerable.Range(0, e.ActiveUnits.Length).Where(u => !e.ActiveUnits[u]);
+
+    internal static string EvaluationText(Evaluation e, InferenceSession s)
+    {
+        var dead = DeadUnits(e).ToList();
+        return string.Join(Environment.NewLine,
+        [
+            $"model: {s.ModelName} (z={e.ActiveUnits.Length}); {s.SplitName} split, {e.Images} images; accelerator {s.AcceleratorName}",
+            Inv($"{s.SplitName} MSE (MSELoss, mean over all pixels): {e.Mse:F6}"),
+            Inv($"mean PSNR: {e.MeanPsnrDb:F2} dB"),
+            "per-digit MSE: " + string.Join("  ", Enumerable.Range(0, 10).Select(d => Inv($"{d}: {e.PerDigitMse[d]:F5}"))),
+            $"active bottleneck units: {e.ActiveUnitCount} of {e.ActiveUnits.Length}" +
+                (dead.Count > 0 ? $" (dead for every image: unit {string.Join(", ", dead)})" : ""),
+        ]);
+    }
+
+    public static Command Latent()
+    {
+        var output = OutputOption();
+        var c = new Command("latent", "Scatter the split's bottleneck codes, projected to 2-D by PCA, coloured by digit.") { output };
+        var m = ModelOptions.AddTo(c);
+        Action(c, p =>
+        {
+            using var s = m.Open(p);
+            WriteLatent(s, p.GetValue(output)!);
+            return ExitCodes.Ok;
+        });
+        return c;
+    }
+
+    internal static void WriteLatent(InferenceSession s, string path)
+    {
+        s.Evaluate(out var codes);
+        Wrote((f, _) => LatentPlot.Save(f, $"Bottleneck codes of {s.Set.Count} {s.SplitName} images, PCA (z={s.Model.Bottleneck}, {s.ModelName})",
+            codes, s.Model.Bottleneck, s.Set.Labels), path, 0);
+    }
+
+    static Option<string?> IndicesOption() => new("--indices") { Description = "Comma-separated image indices in the split, e.g. 0,1,2." };
+    static Option<int?> CountOption(int defaultCount) => new("--count", "-n") { Description = $"Use the first N images of the split (default {defaultCount})." };
+
+    static IReadOnlyList<int> Indices(ParseResult p, Option<string?> indices, Option<int?> count, int defaultCount, int available)
+    {
+        if (p.GetValue(indices) is { } text)
+        {
+            if (p.GetValue(count) != null) throw new UsageException("--indices and --count: give one or the other");
+            var list = new List<int>();
+            foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!int.TryParse(part, CultureInfo.InvariantCulture, out int i) || i < 0 || i >= available)
+                    throw new UsageException($"--indices: '{part}' is not an image index in 0..{available - 1}");
+                list.Add(i);
+            }
+            if (list.Count == 0) throw new UsageException("--indices: no index given");
+            return list;
+        }
+        int n = p.GetValue(count) ?? Math.Min(defaultCount, available);
+        if (n < 1 || n > available) throw new UsageException($"--count: must be between 1 and {available}, got {n}");
+        return Enumerable.Range(0, n).ToList();
+    }
+
+    static void Wrote<T>(Action<string, T> save, string path, T what)
+    {
+        save(path, what);
+        Console.WriteLine($"wrote {path}");
+    }
+
+    static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

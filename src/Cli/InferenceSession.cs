@@ -1,0 +1,55 @@
+using ILGPU;
+using ILGPU.Runtime;
+using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training;
+using GpuAutoencoder.Training.Data;
+using GpuAutoencoder.Training.Model;
+
+namespace GpuAutoencoder.Cli;
+
+/// <summary>A trained model on the chosen accelerator and one MNIST split: what every figure command starts from.</summary>
+public sealed class InferenceSession : IDisposable
+{
+    readonly Context context;
+    readonly Accelerator accelerator;
+    readonly DeviceKernels kernels;
+
+    public DeviceModel Model { get; }
+    public MnistSet Set { get; }
+    public string SplitName { get; }
+    public string ModelName { get; }
+    public string AcceleratorName { get; }
+
+    /// <summary>Checks the model and the data before the accelerator is started, so bad input fails fast.</summary>
+    public InferenceSession(string modelPath, string? dataOption, string split, string acceleratorOption)
+    {
+        if (!File.Exists(modelPath)) throw new UsageException($"--model: no such file {modelPath}");
+        var (layout, flat, _) = ModelFile.Load(modelPath);
+        (Set, _) = DataCommand.Load(dataOption, ParseSplit(split));
+        SplitName = split;
+        ModelName = Path.GetFileName(modelPath);
+        context = Accelerators.CreateContext();
+        accelerator = Accelerators.Create(context, CommonOptions.ParseAccelerator(acceleratorOption));
+        AcceleratorName = Accelerators.Name(accelerator.AcceleratorType);
+        kernels = new DeviceKernels(accelerator);
+        Model = new DeviceModel(kernels, layout, flat);
+    }
+
+    public static MnistSplit ParseSplit(string split) => split == "train" ? MnistSplit.Train : MnistSplit.Test;
+
+    public Evaluation Evaluate(out float[] codes)
+    {
+        using var images = Model.Upload(Set.Images, Set.Count);
+        var (errors, c) = Model.Evaluate(images);
+        codes = c;
+        return Evaluation.From(errors, c, Set.Labels, Architecture.Pixels);
+    }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        kernels.Dispose();
+        accelerator.Dispose();
+        context.Dispose();
+    }
+}
