@@ -87,6 +87,8 @@ public static class TrainCommand
             set = set.Take(n);
         }
         if (resumed != null) RunFolder.CheckDataset(resumed, set, dataDir);
+        // The test MSE per epoch needs the test split; a folder holding only the training files still trains.
+        var test = Mnist.FileNames(MnistSplit.Test).All(f => Mnist.Find(dataDir, f) != null) ? Mnist.Load(dataDir, MnistSplit.Test) : null;
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
         initial ??= layout.Initialize(options.Seed);
         string outDir = outOption ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
@@ -126,15 +128,15 @@ public static class TrainCommand
         Directory.CreateDirectory(outDir);
         RunFolder.Clear(outDir, earlierRun: resumed == null);
 
+        using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
         var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()));
+            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
         int exit = loop.Run(resumed?.State.Epoch);
         if (exit != ExitCodes.Ok) return exit;
 
         ModelFile.Save(savePath, layout, trainer.DownloadParameters());
         metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
-        LossPlot.Save(plotPath, $"gpuae training loss (z={options.Bottleneck}, {set.Count} images)",
-            [new Series("train loss", metrics.Epochs.Select(x => x.Loss).ToList())]);
+        LossFigure.Save(plotPath, metrics);
         Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
         return ExitCodes.Ok;
     }

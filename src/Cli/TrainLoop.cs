@@ -9,8 +9,9 @@ namespace GpuAutoencoder.Cli;
 /// Ctrl-C or SIGTERM, and no checkpoint over the last good one once the loss is not finite.
 /// </summary>
 /// <param name="snapshot">The checkpoint of the current trainer state.</param>
+/// <param name="testSet">Measures the test MSE after each epoch; null when there is no test split.</param>
 public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, RunMetrics metrics, string outDir,
-    int checkpointEvery, Func<Checkpoint> snapshot)
+    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null)
 {
     string CheckpointPath => Path.Combine(outDir, Checkpoint.FileName);
 
@@ -35,9 +36,10 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
                     Console.Error.WriteLine($"resume with: gpuae train --resume {outDir}");
                     return ExitCodes.Interrupted;
                 }
+                double? testMse = testSet?.Measure(trainer.DownloadParameters());
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
-                metrics.Epochs.Add(EpochRecord.From(r));
+                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
+                metrics.Epochs.Add(EpochRecord.From(r) with { TestMse = testMse });
                 if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs)
                 {
                     Save();
