@@ -76,7 +76,7 @@ public static class ReportCommand
             L($"| bottleneck | {c.Bottleneck} |");
             L($"| learning rate | {c.LearningRate} (× {c.Gamma} per epoch) |");
             L($"| seed | {c.Seed} |");
-            L($"| shuffle | {c.Shuffle} |");
+            L($"| shuffle | {(c.Shuffle ? "yes" : "no")} |");
             L($"| training images | {c.Images} |");
             L($"| initial weights | {c.Init ?? "seeded initialisation"} |");
             L($"| trained on | {metrics.Accelerator} ({metrics.Device}), schedule {metrics.Schedule} |");
@@ -90,7 +90,8 @@ public static class ReportCommand
         L();
         L($"- test MSE (PyTorch's MSELoss, mean over all pixels): **{e.Mse:F6}**");
         L($"- mean PSNR: {e.MeanPsnrDb:F2} dB");
-        L($"- active bottleneck units: **{e.ActiveUnitCount} of {e.ActiveUnits.Length}**");
+        var dead = Enumerable.Range(0, e.ActiveUnits.Length).Where(u => !e.ActiveUnits[u]).ToList();
+        L($"- active bottleneck units: **{e.ActiveUnitCount} of {e.ActiveUnits.Length}**{(dead.Count > 0 ? $" (dead for every test image: unit {string.Join(", ", dead)})" : "")}");
         L();
         L($"| digit | {string.Join(" | ", Enumerable.Range(0, 10))} |");
         L($"| --- |{string.Concat(Enumerable.Repeat(" --- |", 10))}");
