@@ -200,8 +200,9 @@ public static class FigureCommands
     internal static void WriteLatent(InferenceSession s, string path)
     {
         s.Evaluate(out var codes);
-        Wrote((f, _) => LatentPlot.Save(f, $"Bottleneck codes of {s.Set.Count} {s.SplitName} images, PCA (z={s.Model.Bottleneck}, {s.ModelName})",
-            codes, s.Model.Bottleneck, s.Set.Labels), path, 0);
+        LatentPlot.Save(path, $"Bottleneck codes of {s.Set.Count} {s.SplitName} images, PCA (z={s.Model.Bottleneck}, {s.ModelName})",
+            codes, s.Model.Bottleneck, s.Set.Labels);
+        Console.WriteLine($"wrote {path}");
     }
 
     static Option<string?> IndicesOption() => new("--indices") { Description = "Comma-separated image indices in the split, e.g. 0,1,2." };
