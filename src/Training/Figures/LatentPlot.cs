@@ -16,7 +16,7 @@ public static class LatentPlot
     {
         var (x, y, explained) = Pca.Project2D(codes, bottleneck);
         var plot = new Plot();
-        plot.Font.Set(Fonts.Sans.FamilyName);
+        plot.Font.Set(Fonts.ScottPlotSans);
         var palette = new ScottPlot.Palettes.Category10();
         var byDigit = Enumerable.Range(0, 10).Select(_ => new List<int>()).ToArray();
         for (int i = 0; i < labels.Length; i++) byDigit[labels[i]].Add(i);

@@ -14,10 +14,7 @@ public static class LossPlot
     // Matplotlib's default cycle: familiar, and distinguishable for common colour-vision deficiencies.
     static readonly SKColor[] Palette = [.. new[] { "1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2", "7f7f7f", "bcbd22", "17becf" }.Select(h => SKColor.Parse(h))];
 
-    // SKTypeface.Default is a serif face on Debian; prefer a sans face when the font manager has one.
-    static readonly SKTypeface Typeface =
-        new[] { "DejaVu Sans", "Liberation Sans", "Arial", "Helvetica" }.Select(f => SKFontManager.Default.MatchFamily(f)).FirstOrDefault(t => t != null)
-        ?? SKTypeface.Default;
+    static SKTypeface Typeface => Fonts.Sans;
 
     const int MarkerLimit = 30; // beyond this many epochs markers merge into a blob
 
