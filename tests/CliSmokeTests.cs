@@ -33,6 +33,15 @@ public class CliSmokeTests
             double first = epochs[0].GetProperty("loss").GetDouble(), second = epochs[1].GetProperty("loss").GetDouble();
             Assert.That(second, Is.LessThan(first), "the loss did not fall");
             Assert.That(metrics.RootElement.GetProperty("config").GetProperty("images").GetInt32(), Is.EqualTo(2048));
+
+            // With a test split, train measures the test MSE on the device after each epoch; after the
+            // last one it must be what evaluate computes from the saved weights.
+            if (!File.Exists(Path.Combine(TestData.Mnist, "t10k-images-idx3-ubyte.gz")) && !File.Exists(Path.Combine(TestData.Mnist, "t10k-images-idx3-ubyte")))
+                return;
+            var eval = Gpuae.Run("evaluate", "--accelerator", "cpu", "--model", weights, "--data", TestData.Mnist, "--json");
+            Assert.That(eval.Exit, Is.EqualTo(0), eval.ToString());
+            double evaluated = JsonDocument.Parse(eval.Out).RootElement.GetProperty("test_mse").GetDouble();
+            Assert.That(epochs[1].GetProperty("test_mse").GetDouble(), Is.EqualTo(evaluated).Within(1e-6 * evaluated));
         }
         finally
         {

@@ -36,7 +36,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
                     Console.Error.WriteLine($"resume with: gpuae train --resume {outDir}");
                     return ExitCodes.Interrupted;
                 }
-                double? testMse = testSet?.Measure(trainer.DownloadParameters());
+                double? testMse = testSet?.Measure(trainer.Parameters);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
                 metrics.Epochs.Add(EpochRecord.From(r) with { TestMse = testMse });

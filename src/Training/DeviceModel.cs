@@ -34,7 +34,15 @@ public sealed class DeviceModel : IDisposable
         activations = widths.Select(w => accelerator.Allocate1D<float>((long)batchSize * w)).ToArray();
     }
 
-    /// <summary>Replaces the parameters (padded flat layout), e.g. with the trainer's after an epoch.</summary>
+    /// <summary>Replaces the parameters with a device buffer of the same padded layout, without a trip through the host.</summary>
+    public void Load(ArrayView<float> flat)
+    {
+        if (flat.Length != Layout.Length)
+            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {flat.Length}");
+        parameters.View.CopyFrom(flat);
+    }
+
+    /// <summary>Replaces the parameters (padded flat layout).</summary>
     public void Load(float[] flat)
     {
         if (flat.Length != Layout.Length)

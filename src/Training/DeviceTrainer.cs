@@ -253,6 +253,9 @@ public sealed class DeviceTrainer : IDisposable
     /// <summary>The current parameters in the padded flat layout (synchronises).</summary>
     public float[] DownloadParameters() => parameters.GetAsArray1D();
 
+    /// <summary>The parameters where they live, for evaluating them on the same device between epochs.</summary>
+    public ArrayView<float> Parameters => parameters.View;
+
     /// <summary>The gradients of the last step, in the padded flat layout (synchronises).</summary>
     public float[] DownloadGradients() => gradients.GetAsArray1D();
 

@@ -5,7 +5,8 @@ namespace GpuAutoencoder.Training;
 
 /// <summary>
 /// The test MSE at the end of each epoch, on the device: the test images are uploaded once, and
-/// each measurement copies the trainer's parameters into a <see cref="DeviceModel"/> and reads back one number.
+/// each measurement copies the trainer's parameters device-to-device into a <see cref="DeviceModel"/>
+/// and reads back one number.
 /// </summary>
 public sealed class TestSetMonitor : IDisposable
 {
@@ -18,7 +19,7 @@ public sealed class TestSetMonitor : IDisposable
         set = model.Upload(images, count);
     }
 
-    public double Measure(float[] parameters)
+    public double Measure(ArrayView<float> parameters)
     {
         model.Load(parameters);
         return model.MeanSquaredError(set);
