@@ -73,12 +73,20 @@ public static class DiagnosticCommands
         var epoch = new Option<bool>("--epoch") { Description = "Also train one whole 60,000-image epoch and report its time beside the estimate." };
         var groups = new Option<int?>("--groups-per-sm") { Description = "Tuning: split tiled products along their depth until they give this many groups per multiprocessor." };
         var version = new Option<int?>("--matmul-version") { Description = "Tuning: run this matrix-product version (1 naive, 2 blocked, 3 tiled) instead of the schedule's." };
-        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version };
+        var optimize = new Option<int>("--ilgpu-optimization") { Description = "Tuning: ILGPU's optimisation level for the kernels, 0, 1 or 2.", DefaultValueFactory = _ => 1 };
+        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version, optimize };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
             if (parse.GetValue(batch) < 1) throw new UsageException("--batch: must be at least 1");
-            using var context = Accelerators.CreateContext();
+            var level = parse.GetValue(optimize) switch
+            {
+                0 => OptimizationLevel.O0,
+                1 => OptimizationLevel.O1,
+                2 => OptimizationLevel.O2,
+                var o => throw new UsageException($"--ilgpu-optimization: {o} is not 0, 1 or 2"),
+            };
+            using var context = Accelerators.CreateContext(optimization: level);
             using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
             var schedule = Schedule.For(acc);
             if (parse.GetValue(groups) is { } g) schedule = schedule with { GroupsPerMultiprocessor = Math.Max(1, g) };

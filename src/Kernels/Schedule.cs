@@ -62,8 +62,10 @@ public static class Accelerators
     /// <summary>A simulated device whose groups hold <paramref name="threadsPerGroup"/> threads, for running GPU-schedule kernels in tests.</summary>
     public static CPUDevice WideCpuDevice(int threadsPerGroup) => new(threadsPerGroup, 1, 1);
 
-    public static Context CreateContext(CPUDevice? cpu = null) =>
-        Context.Create(builder => builder.Cuda().OpenCL().CPU(cpu ?? FastCpuDevice()).EnableAlgorithms());
+    /// <param name="optimization">ILGPU's optimisation level for the kernels it compiles. O2 made a
+    /// training step 1.6 times slower on an H200 (1.01 ms against 0.62), so O1 is the default.</param>
+    public static Context CreateContext(CPUDevice? cpu = null, OptimizationLevel optimization = OptimizationLevel.O1) =>
+        Context.Create(builder => builder.Cuda().OpenCL().CPU(cpu ?? FastCpuDevice()).EnableAlgorithms().Optimize(optimization));
 
     /// <summary>Auto picks CUDA, then OpenCL, then the CPU accelerator.</summary>
     public static Accelerator Create(Context context, AcceleratorKind kind)
