@@ -1,5 +1,6 @@
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training.Model;
+using static GpuAutoencoder.Training.DeviceLayers;
 
 namespace GpuAutoencoder.Training;
 
@@ -77,17 +78,7 @@ public sealed class DeviceModel : IDisposable
 
     int Width(int layer) => layer == 0 ? Architecture.Pixels : Layout.Slots[layer - 1].Spec.Outputs;
 
-    void Forward(int rows, int from, int to)
-    {
-        var p = parameters.View;
-        for (int l = from; l < to; l++)
-        {
-            var s = Layout.Slots[l];
-            kernels.LinearForward(Rows(activations[l], rows, s.Spec.Inputs), p.SubView(s.WeightOffset, s.Spec.WeightCount),
-                p.SubView(s.BiasOffset, s.Spec.Outputs), Rows(activations[l + 1], rows, s.Spec.Outputs),
-                rows, s.Spec.Outputs, s.Spec.Inputs, s.Spec.Activation);
-        }
-    }
+    void Forward(int rows, int from, int to) => DeviceLayers.Forward(kernels, Layout, parameters.View, activations, rows, from, to);
 
     /// <summary>Puts a data set's bytes on the device once, for repeated evaluation (the test set at every epoch's end).</summary>
     public DeviceImages Upload(byte[] images, int count) => new(kernels.Accelerator, images, count);
@@ -128,9 +119,6 @@ public sealed class DeviceModel : IDisposable
             afterForward(first, n);
         }
     }
-
-    static ArrayView<float> Rows(MemoryBuffer1D<float, Stride1D.Dense> buffer, int rows, int width) =>
-        buffer.View.SubView(0, (long)rows * width);
 
     public void Dispose()
     {

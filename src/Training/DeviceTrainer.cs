@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training.Model;
+using static GpuAutoencoder.Training.DeviceLayers;
 
 namespace GpuAutoencoder.Training;
 
@@ -215,12 +216,7 @@ public sealed class DeviceTrainer : IDisposable
         if (elementwise)
             kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
 
-        for (int l = 0; l < slots.Count && forward; l++)
-        {
-            var s = slots[l];
-            kernels.LinearForward(Rows(activations[l], rows, s.Spec.Inputs), Weight(p, s), Bias(p, s),
-                Rows(activations[l + 1], rows, s.Spec.Outputs), rows, s.Spec.Outputs, s.Spec.Inputs, s.Spec.Activation);
-        }
+        if (forward) DeviceLayers.Forward(kernels, layout, p, activations, rows, 0, slots.Count);
 
         // The target of an autoencoder is its own input.
         if (elementwise)
@@ -245,10 +241,6 @@ public sealed class DeviceTrainer : IDisposable
         kernels.Adam(p, g, adamM.View, adamV.View, layout.Length,
             new AdamStep(learningRate, options.Beta1, options.Beta2, options.Epsilon, Step));
     }
-
-    static ArrayView<float> Rows(MemoryBuffer1D<float, Stride1D.Dense> buffer, int rows, int width) => buffer.View.SubView(0, (long)rows * width);
-    static ArrayView<float> Weight(ArrayView<float> flat, LayerSlot s) => flat.SubView(s.WeightOffset, s.Spec.WeightCount);
-    static ArrayView<float> Bias(ArrayView<float> flat, LayerSlot s) => flat.SubView(s.BiasOffset, s.Spec.Outputs);
 
     /// <summary>The current parameters in the padded flat layout (synchronises).</summary>
     public float[] DownloadParameters() => parameters.GetAsArray1D();
