@@ -1,7 +1,7 @@
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
-using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Figures;
 using GpuAutoencoder.Training.Model;
 using SkiaSharp;
 

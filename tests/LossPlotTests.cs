@@ -1,4 +1,4 @@
-using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Figures;
 using NUnit.Framework;
 using SkiaSharp;
 

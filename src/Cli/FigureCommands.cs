@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GpuAutoencoder.Training;
-using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Figures;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 

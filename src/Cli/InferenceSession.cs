@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using GpuAutoencoder.Figures;
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;

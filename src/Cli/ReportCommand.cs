@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GpuAutoencoder.Training;
-using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Figures;
 using GpuAutoencoder.Training.IO;
 
 namespace GpuAutoencoder.Cli;

@@ -3,7 +3,7 @@ using System.Globalization;
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
-using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Figures;
 using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Cli;

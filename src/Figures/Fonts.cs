@@ -1,7 +1,7 @@
 using GpuAutoencoder.Training.IO;
 using SkiaSharp;
 
-namespace GpuAutoencoder.Training.Figures;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>
 /// The faces every figure uses: DejaVu Sans and Sans Mono, shipped inside gpuae (free licence in

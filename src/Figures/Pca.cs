@@ -1,4 +1,4 @@
-namespace GpuAutoencoder.Training;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>Principal components of a small number of dimensions (the bottleneck's), in float64.</summary>
 public static class Pca

@@ -1,7 +1,8 @@
 using GpuAutoencoder.Training.IO;
+using GpuAutoencoder.Training.Model;
 using SkiaSharp;
 
-namespace GpuAutoencoder.Training.Figures;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>One 28×28 image in [0, 1] (values outside are clamped) and the line of text under it.</summary>
 public sealed record Panel(float[] Pixels, string Label);
@@ -22,7 +23,7 @@ public sealed class GridLayout
     public const int Pad = 16, Gap = 4, GroupGap = 24, RowGap = 8, TitleBand = 32, HeaderBand = 22, LabelBand = 20, CaptionLine = 18;
 
     public int Scale { get; }
-    public int Cell => Architecture28 * Scale;
+    public int Cell => Architecture.ImageSide * Scale;
     public int Columns { get; }
     public int RowCount { get; }
     public int GroupSize { get; }
@@ -30,7 +31,6 @@ public sealed class GridLayout
     public IReadOnlyList<string> CaptionLines { get; }
     public int Width { get; }
     public int Height { get; }
-    const int Architecture28 = Model.Architecture.ImageSide;
 
     public GridLayout(int rows, int columns, int groupSize, int scale, bool hasHeaders, IReadOnlyList<string> captionLines)
     {
@@ -121,7 +121,7 @@ public static class ImageGrid
     /// <summary>White digit on black, as matplotlib's gray colour map shows MNIST; each source pixel becomes a Scale×Scale square.</summary>
     static void DrawDigit(SKCanvas canvas, float[] pixels, SKRectI r, int scale)
     {
-        const int side = Model.Architecture.ImageSide;
+        const int side = Architecture.ImageSide;
         if (pixels.Length != side * side) throw new ArgumentException($"a panel needs {side * side} pixels, got {pixels.Length}");
         using var paint = new SKPaint { IsAntialias = false };
         for (int y = 0; y < side; y++)

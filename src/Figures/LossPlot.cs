@@ -2,7 +2,7 @@ using System.Globalization;
 using GpuAutoencoder.Training.IO;
 using SkiaSharp;
 
-namespace GpuAutoencoder.Training.Figures;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>One curve; Values[i] belongs to epoch i + 1.</summary>
 public sealed record Series(string Name, IReadOnlyList<double> Values);

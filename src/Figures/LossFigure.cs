@@ -1,4 +1,6 @@
-namespace GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Training;
+
+namespace GpuAutoencoder.Figures;
 
 /// <summary>The loss plot of a run, from its metrics: train loss per epoch and, where recorded, the test MSE.</summary>
 public static class LossFigure

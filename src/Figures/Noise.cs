@@ -1,6 +1,6 @@
 using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training;
+namespace GpuAutoencoder.Figures;
 
 public enum NoiseKind { Uniform, Gaussian }
 

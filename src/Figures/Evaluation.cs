@@ -1,4 +1,4 @@
-namespace GpuAutoencoder.Training;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>What <c>gpuae evaluate</c> reports about a model on one split.</summary>
 public sealed record Evaluation(

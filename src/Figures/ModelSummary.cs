@@ -1,7 +1,7 @@
 using System.Globalization;
 using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>The lab's Figure 1: the table torchsummary.summary(model, (784,)) prints, plus the mult-adds torchinfo adds.</summary>
 public static class ModelSummary

@@ -1,7 +1,7 @@
 using GpuAutoencoder.Training.IO;
 using SkiaSharp;
 
-namespace GpuAutoencoder.Training.Figures;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>Lines of monospaced text as a PNG, for the torchsummary table, which is text in the lab's notebook too.</summary>
 public static class TextFigure

@@ -1,8 +1,9 @@
 using System.Globalization;
+using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training.Figures;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>The lab's digit figures, computed with a <see cref="DeviceModel"/> and laid out as <see cref="GridFigure"/>s.</summary>
 public static class DigitFigures

@@ -2,7 +2,7 @@ using System.Globalization;
 using GpuAutoencoder.Training.IO;
 using ScottPlot;
 
-namespace GpuAutoencoder.Training.Figures;
+namespace GpuAutoencoder.Figures;
 
 /// <summary>The bottleneck codes of a split, projected to 2-D by PCA, as a scatter coloured by digit (ScottPlot).</summary>
 public static class LatentPlot
