@@ -11,6 +11,7 @@ public class LossPlotTests
     [SetUp] public void SetUp() => _dir = TestPaths.TempDir("plot");
     [TearDown] public void TearDown() => Directory.Delete(_dir, recursive: true);
 
+    // Matplotlib's first two colours, which the plot must use for the first two series.
     static readonly SKColor Blue = SKColor.Parse("1f77b4"), Orange = SKColor.Parse("ff7f0e");
 
     static List<SKColor> Pixels(SKBitmap bmp, SKRectI? area = null)
@@ -22,10 +23,17 @@ public class LossPlotTests
         return list;
     }
 
-    static SKBitmap SaveAndDecode(string path, string title, IReadOnlyList<Series> series, bool logY = true, int width = 640, int height = 400)
+    /// <summary>The image as written to disk, and the rectangle the curves are drawn in; the legend and the axes lie outside it.</summary>
+    static (SKBitmap Bitmap, SKRectI DataArea) SaveAndDecode(string path, string title, IReadOnlyList<Series> series, bool logY = true, int width = 640, int height = 400)
     {
+        var drawn = LossPlot.Draw(title, series, logY, width, height);
         LossPlot.Save(path, title, series, logY, width, height);
-        return SKBitmap.Decode(path) ?? throw new AssertionException($"{path} is not a decodable image");
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(drawn.Png), "Save writes what Draw renders");
+        var bmp = SKBitmap.Decode(path) ?? throw new AssertionException($"{path} is not a decodable image");
+        var area = drawn.DataArea;
+        Assert.That(area.Left >= 0 && area.Top >= 0 && area.Right <= bmp.Width && area.Bottom <= bmp.Height, $"data area {area} inside the image");
+        Assert.That(area.Width * area.Height, Is.GreaterThan(bmp.Width * bmp.Height / 3), $"data area {area} is most of the image");
+        return (bmp, area);
     }
 
     [Test]
@@ -33,20 +41,23 @@ public class LossPlotTests
     {
         var train = Enumerable.Range(1, 12).Select(e => 0.1 / e).ToArray();
         var path = Path.Combine(_dir, "loss.png");
-        using var bmp = SaveAndDecode(path, "Loss", [new("train", train), new("test", [.. train.Select(v => v * 1.3)])]);
+        var (bmp, _) = SaveAndDecode(path, "Loss", [new("train", train), new("test", [.. train.Select(v => v * 1.3)])]);
+        using var _b = bmp;
 
         Assert.That((bmp.Width, bmp.Height), Is.EqualTo((640, 400)));
         var pixels = Pixels(bmp);
         Assert.That(pixels.Count(p => p == SKColors.White), Is.GreaterThan(pixels.Count / 2), "white background");
-        Assert.That(pixels.Count(p => p == Blue), Is.GreaterThan(100), "first series drawn");
-        Assert.That(pixels.Count(p => p == Orange), Is.GreaterThan(100), "second series drawn in another colour");
+        var inside = Pixels(bmp);
+        Assert.That(inside.Count(p => p == Blue), Is.GreaterThan(100), "first series drawn");
+        Assert.That(inside.Count(p => p == Orange), Is.GreaterThan(100), "second series drawn in another colour");
         Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.EqualTo(new[] { "loss.png" }), "no temp file left");
     }
 
     [Test]
     public void RendersTitleText()
     {
-        using var bmp = SaveAndDecode(Path.Combine(_dir, "t.png"), "A fairly long title", [new("train", [0.2, 0.1])]);
+        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "t.png"), "A fairly long title", [new("train", [0.2, 0.1])]);
+        using var _b = bmp;
         // The title band holds nothing but the title, so dark pixels there mean the font really rendered;
         // without the shipped font the labels would silently be missing.
         var dark = Pixels(bmp, new SKRectI(0, 0, bmp.Width, 30)).Count(p => p.Red < 100 && p.Green < 100 && p.Blue < 100);
@@ -56,7 +67,18 @@ public class LossPlotTests
     [Test]
     public void ShowsASinglePointAsAMarker()
     {
-        using var bmp = SaveAndDecode(Path.Combine(_dir, "one.png"), "one epoch", [new("train", [0.05])]);
+        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "one.png"), "one epoch", [new("train", [0.05])]);
+        using var _b = bmp;
+        Assert.That(Pixels(bmp).Count(p => p == Blue), Is.GreaterThan(20));
+    }
+
+    [Test]
+    public void ShowsAnIsolatedPointAsAMarkerWhenThereAreTooManyEpochsForMarkers()
+    {
+        // 40 epochs: too many for markers, but epoch 20 has no neighbour to draw a line to.
+        var values = Enumerable.Range(0, 40).Select(i => i == 19 ? 0.05 : double.NaN).ToArray();
+        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "isolated.png"), "isolated", [new("train", values)]);
+        using var _b = bmp;
         Assert.That(Pixels(bmp).Count(p => p == Blue), Is.GreaterThan(20));
     }
 
@@ -64,9 +86,26 @@ public class LossPlotTests
     [TestCase(false)]
     public void SurvivesNonPositiveAndNonFiniteValues(bool logY)
     {
-        using var bmp = SaveAndDecode(Path.Combine(_dir, "odd.png"), "odd", [new("a", [0.5, 0, -1, double.NaN, 0.1, double.PositiveInfinity]), new("zeros", [0, 0])], logY);
+        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "odd.png"), "odd", [new("a", [0.5, 0, -1, double.NaN, 0.1, double.PositiveInfinity]), new("zeros", [0, 0])], logY);
+        using var _b = bmp;
         Assert.That(Pixels(bmp).Count(p => p == Blue), Is.GreaterThan(20), "the positive values are still drawn");
     }
+
+    [Test]
+    public void PlotsLog10OfTheValuesWithGapsWhereTheAxisCannotShowThem()
+    {
+        double[] values = [0.5, 0, -1, double.NaN, 0.1, double.PositiveInfinity, 1e-3];
+        Assert.That(LossPlot.Plotted(values, log: true), Is.EqualTo(new[] { Math.Log10(0.5), double.NaN, double.NaN, double.NaN, -1, double.NaN, -3 }).Within(1e-12));
+        Assert.That(LossPlot.Plotted(values, log: false), Is.EqualTo(new[] { 0.5, 0, -1, double.NaN, 0.1, double.NaN, 1e-3 }));
+    }
+
+    [TestCase(-3, "0.001")]
+    [TestCase(-2, "0.01")]
+    [TestCase(-1, "0.1")]
+    [TestCase(0, "1")]
+    [TestCase(2, "100")]
+    public void LabelsEachDecadeTickWithThePlainValue(double exponent, string label) =>
+        Assert.That(LossPlot.DecadeLabel(exponent), Is.EqualTo(label));
 
     [Test]
     public void DrawsEmptyAxesWithoutSeries()
