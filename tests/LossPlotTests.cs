@@ -41,16 +41,28 @@ public class LossPlotTests
     {
         var train = Enumerable.Range(1, 12).Select(e => 0.1 / e).ToArray();
         var path = Path.Combine(_dir, "loss.png");
-        var (bmp, _) = SaveAndDecode(path, "Loss", [new("train", train), new("test", [.. train.Select(v => v * 1.3)])]);
-        using var _b = bmp;
+        var (bmp, area) = SaveAndDecode(path, "Loss", [new("train", train), new("test", [.. train.Select(v => v * 1.3)])]);
+        using var _ = bmp;
 
         Assert.That((bmp.Width, bmp.Height), Is.EqualTo((640, 400)));
         var pixels = Pixels(bmp);
         Assert.That(pixels.Count(p => p == SKColors.White), Is.GreaterThan(pixels.Count / 2), "white background");
-        var inside = Pixels(bmp);
+        // Counted inside the data area only: the legend's swatches alone must not pass.
+        var inside = Pixels(bmp, area);
         Assert.That(inside.Count(p => p == Blue), Is.GreaterThan(100), "first series drawn");
         Assert.That(inside.Count(p => p == Orange), Is.GreaterThan(100), "second series drawn in another colour");
         Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.EqualTo(new[] { "loss.png" }), "no temp file left");
+    }
+
+    [Test]
+    public void ASeriesWithNothingToShowHasALegendEntryButNoPixelsInTheDataArea()
+    {
+        // The control for the counts above: the orange legend swatch is there, outside the data area.
+        var (bmp, area) = SaveAndDecode(Path.Combine(_dir, "legend.png"), "legend", [new("train", [0.3, 0.2, 0.1]), new("test", [double.NaN, 0, -1])]);
+        using var _ = bmp;
+        Assert.That(Pixels(bmp).Count(p => p == Orange), Is.GreaterThan(5), "the legend shows the second series");
+        Assert.That(Pixels(bmp, area).Count(p => p == Orange), Is.Zero, "nothing of the second series is drawn");
+        Assert.That(Pixels(bmp, area).Count(p => p == Blue), Is.GreaterThan(20), "the first series is drawn");
     }
 
     [Test]
@@ -67,9 +79,9 @@ public class LossPlotTests
     [Test]
     public void ShowsASinglePointAsAMarker()
     {
-        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "one.png"), "one epoch", [new("train", [0.05])]);
-        using var _b = bmp;
-        Assert.That(Pixels(bmp).Count(p => p == Blue), Is.GreaterThan(20));
+        var (bmp, area) = SaveAndDecode(Path.Combine(_dir, "one.png"), "one epoch", [new("train", [0.05])]);
+        using var _ = bmp;
+        Assert.That(Pixels(bmp, area).Count(p => p == Blue), Is.GreaterThan(20));
     }
 
     [Test]
@@ -77,18 +89,18 @@ public class LossPlotTests
     {
         // 40 epochs: too many for markers, but epoch 20 has no neighbour to draw a line to.
         var values = Enumerable.Range(0, 40).Select(i => i == 19 ? 0.05 : double.NaN).ToArray();
-        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "isolated.png"), "isolated", [new("train", values)]);
-        using var _b = bmp;
-        Assert.That(Pixels(bmp).Count(p => p == Blue), Is.GreaterThan(20));
+        var (bmp, area) = SaveAndDecode(Path.Combine(_dir, "isolated.png"), "isolated", [new("train", values)]);
+        using var _ = bmp;
+        Assert.That(Pixels(bmp, area).Count(p => p == Blue), Is.GreaterThan(20));
     }
 
     [TestCase(true)]
     [TestCase(false)]
     public void SurvivesNonPositiveAndNonFiniteValues(bool logY)
     {
-        var (bmp, _) = SaveAndDecode(Path.Combine(_dir, "odd.png"), "odd", [new("a", [0.5, 0, -1, double.NaN, 0.1, double.PositiveInfinity]), new("zeros", [0, 0])], logY);
-        using var _b = bmp;
-        Assert.That(Pixels(bmp).Count(p => p == Blue), Is.GreaterThan(20), "the positive values are still drawn");
+        var (bmp, area) = SaveAndDecode(Path.Combine(_dir, "odd.png"), "odd", [new("a", [0.5, 0, -1, double.NaN, 0.1, double.PositiveInfinity]), new("zeros", [0, 0])], logY);
+        using var _ = bmp;
+        Assert.That(Pixels(bmp, area).Count(p => p == Blue), Is.GreaterThan(20), "the positive values are still drawn");
     }
 
     [Test]
