@@ -82,7 +82,7 @@ public class FigureTests
     }
 
     [Test]
-    public void InterpolationEndPanelsAreTheDecoderOutputsOfTheTwoCodes()
+    public void InterpolationPanelsAreTheDecoderOutputsAtEvenlySpacedCodes()
     {
         var set = Images(10);
         (int A, int B)[] pairs = [(1, 2), (3, 9)];
@@ -96,10 +96,21 @@ public class FigureTests
         for (int r = 0; r < pairs.Length; r++)
         {
             var codes = model.Encode(DigitFigures.Images(set, [pairs[r].A, pairs[r].B]));
+            int z = model.Bottleneck;
             var decoded = model.Decode(codes);
             Assert.That(figure.Rows[r][1].Pixels, Is.EqualTo(decoded[..Pixels]), $"row {r}: t = 0 is decode(code A)");
             Assert.That(figure.Rows[r][steps].Pixels, Is.EqualTo(decoded[Pixels..]), $"row {r}: t = 1 is decode(code B)");
-            Assert.That(figure.Rows[r][steps / 2].Pixels, Is.Not.EqualTo(decoded[..Pixels]), $"row {r}: the middle differs from the ends");
+            // Every point in between: the decoder at (1 - t)·code(A) + t·code(B), t = s / (steps - 1), the code computed here in float64.
+            for (int s = 1; s < steps - 1; s++)
+            {
+                double t = s / (double)(steps - 1);
+                var code = Enumerable.Range(0, z).Select(j => (float)((1 - t) * codes[j] + t * codes[z + j])).ToArray();
+                var expected = model.Decode(code);
+                Assert.That(figure.Rows[r][1 + s].Pixels, Is.EqualTo(expected).Within(1e-5f), $"row {r}, t = {t}");
+                Assert.That(figure.Rows[r][1 + s].Label, Is.EqualTo($"t = {t:0.##}"), $"row {r}, panel {1 + s}'s label");
+                Assert.That(expected, Is.Not.EqualTo(decoded[..Pixels]).And.Not.EqualTo(decoded[Pixels..]), $"row {r}, t = {t} differs from the ends");
+                AssertPanelShows(bmp, layout.PanelRect(r, 1 + s), layout.Scale, p => ImageGrid.Gray(figure.Rows[r][1 + s].Pixels[p]), $"row {r} point {s}");
+            }
             AssertPanelShows(bmp, layout.PanelRect(r, steps), layout.Scale, p => ImageGrid.Gray(decoded[Pixels + p]), $"row {r} last point");
             AssertPanelShows(bmp, layout.PanelRect(r, 0), layout.Scale,
                 p => ImageGrid.Gray(set.Images[pairs[r].A * Pixels + p] / 255f), $"row {r} image A");
