@@ -166,14 +166,30 @@ public class FigureTests
     {
         var set = Images(4);
         using var model = RandomModel();
-        var figure = DigitFigures.Denoising(model, set, "test", [0, 1, 2, 3], "m", NoiseKind.Uniform, 1.0, seed: 5, perRow: 2);
-        var clean = DigitFigures.Images(set, [0, 1, 2, 3]);
-        var noisy = Noise.Add(clean, NoiseKind.Uniform, 1.0, 5);
+        const ulong seed = 5;
+        var figure = DigitFigures.Denoising(model, set, "test", [0, 1, 2, 3], "m", NoiseKind.Uniform, 1.0, seed, perRow: 2);
 
+        // The lab's noise, from its definition: pixel/255 + 1.0·U[0, 1), drawn in order from SplitMix64(seed), not clipped.
+        var rng = new SplitMix64(seed);
+        var noisy = new float[4 * Pixels];
+        for (int i = 0; i < noisy.Length; i++) noisy[i] = (float)(set.Images[i] / 255f + 1.0 * rng.NextDouble());
         Assert.That(noisy.Max(), Is.GreaterThan(1.5f), "the lab's noise is not clipped");
+
         Assert.That(figure.Rows.Count, Is.EqualTo(2));
-        Assert.That(figure.Rows[0][4].Pixels, Is.EqualTo(Noise.MinMaxRescale(noisy)[Pixels..(2 * Pixels)]), "noisy panel, rescaled for display");
-        Assert.That(figure.Rows[0][5].Pixels, Is.EqualTo(model.Reconstruct(noisy)[Pixels..(2 * Pixels)]), "output panel: the model's output for the noisy input");
+        var outputs = model.Reconstruct(noisy);
+        for (int image = 0; image < 4; image++)
+        {
+            int row = image / 2, col = 3 * (image % 2);
+            var raw = noisy.AsSpan(image * Pixels, Pixels).ToArray();
+            float lo = raw.Min(), hi = raw.Max();
+            Assert.That(hi - lo, Is.GreaterThan(0.5f), $"image {image}: a range to rescale");
+            // What matplotlib's imshow shows: each image stretched to [0, 1] by its own minimum and maximum.
+            var shown = raw.Select(v => (v - lo) / (hi - lo)).ToArray();
+            Assert.That(figure.Rows[row][col + 1].Pixels, Is.EqualTo(shown).Within(1e-6f), $"image {image}: noisy panel, rescaled per image");
+            Assert.That(figure.Rows[row][col + 1].Label, Is.EqualTo(FormattableString.Invariant($"[{lo:F2}, {hi:F2}]")), $"image {image}: raw range");
+            Assert.That(figure.Rows[row][col + 2].Pixels, Is.EqualTo(outputs[(image * Pixels)..((image + 1) * Pixels)]).Within(1e-6f),
+                $"image {image}: output panel, the model's output for the unclipped noisy input");
+        }
         Assert.That(figure.Caption, Does.Contain("min-max rescaled"));
     }
 
