@@ -45,7 +45,7 @@ public static class FigureCommands
         {
             var lines = SummaryLines(p.GetValue(model), p.GetValue(z));
             foreach (var line in lines) Console.WriteLine(line);
-            if (p.GetValue(output) is { } path) Wrote((f, l) => TextFigure.Save(f, l), path, lines);
+            if (p.GetValue(output) is { } path) WriteSummary(lines, path);
             return ExitCodes.Ok;
         });
         return c;
@@ -58,6 +58,8 @@ public static class FigureCommands
         return ModelSummary.Lines(new Architecture(z));
     }
 
+    internal static void WriteSummary(IReadOnlyList<string> lines, string path) => Wrote((f, l) => TextFigure.Save(f, l), path, lines);
+
     public const int ReconstructCount = 10, DenoiseCount = 6;
 
     public static Command Reconstruct()
@@ -68,12 +70,14 @@ public static class FigureCommands
         Action(c, p =>
         {
             using var s = m.Open(p);
-            var figure = DigitFigures.Reconstruction(s.Model, s.Set, s.SplitName, Indices(p, indices, count, ReconstructCount, s.Set.Count), s.ModelName);
-            Wrote(ImageGrid.Save, p.GetValue(output)!, figure);
+            WriteReconstruction(s, Indices(p, indices, count, ReconstructCount, s.Set.Count), p.GetValue(output)!);
             return ExitCodes.Ok;
         });
         return c;
     }
+
+    internal static void WriteReconstruction(InferenceSession s, IReadOnlyList<int> indices, string path) =>
+        Wrote(ImageGrid.Save, path, DigitFigures.Reconstruction(s.Model, s.Set, s.SplitName, indices, s.ModelName));
 
     public static Command Denoise()
     {
@@ -88,20 +92,21 @@ public static class FigureCommands
         {
             var kind = p.GetValue(noise) == "gaussian" ? NoiseKind.Gaussian : NoiseKind.Uniform;
             using var s = m.Open(p);
-            var figure = DigitFigures.Denoising(s.Model, s.Set, s.SplitName, Indices(p, indices, count, DenoiseCount, s.Set.Count), s.ModelName,
-                kind, p.GetValue(level) ?? DefaultLevel(kind), p.GetValue(seed));
-            Wrote(ImageGrid.Save, p.GetValue(output)!, figure);
+            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), kind, p.GetValue(level) ?? DefaultLevel(kind), p.GetValue(seed), p.GetValue(output)!);
             return ExitCodes.Ok;
         });
         return c;
     }
+
+    internal static void WriteDenoising(InferenceSession s, IReadOnlyList<int> indices, NoiseKind kind, double level, ulong seed, string path) =>
+        Wrote(ImageGrid.Save, path, DigitFigures.Denoising(s.Model, s.Set, s.SplitName, indices, s.ModelName, kind, level, seed));
 
     public static double DefaultLevel(NoiseKind kind) => kind == NoiseKind.Uniform ? 1.0 : 0.3;
 
     public static Command Interpolate()
     {
         var pairs = new Option<string>("--pairs") { Description = "Pairs of image indices, A,B;A,B;… (quote the semicolons).", DefaultValueFactory = _ => DefaultPairs };
-        var steps = new Option<int>("--steps") { Description = "Decoded points on each line, both ends included.", DefaultValueFactory = _ => 8 };
+        var steps = new Option<int>("--steps") { Description = "Decoded points on each line, both ends included.", DefaultValueFactory = _ => DefaultSteps };
         var output = OutputOption();
         var c = new Command("interpolate", "Decode evenly spaced points on the straight line between two images' bottleneck codes.") { pairs, steps, output };
         var m = ModelOptions.AddTo(c);
@@ -109,14 +114,18 @@ public static class FigureCommands
         {
             var parsed = ParsePairs(p.GetValue(pairs)!);
             using var s = m.Open(p);
-            Wrote(ImageGrid.Save, p.GetValue(output)!, DigitFigures.Interpolation(s.Model, s.Set, s.SplitName, parsed, s.ModelName, p.GetValue(steps)));
+            WriteInterpolation(s, parsed, p.GetValue(steps), p.GetValue(output)!);
             return ExitCodes.Ok;
         });
         return c;
     }
 
+    internal static void WriteInterpolation(InferenceSession s, IReadOnlyList<(int A, int B)> pairs, int steps, string path) =>
+        Wrote(ImageGrid.Save, path, DigitFigures.Interpolation(s.Model, s.Set, s.SplitName, pairs, s.ModelName, steps));
+
     /// <summary>Three pairs, as the lab showed.</summary>
     public const string DefaultPairs = "1,2;3,4;5,6";
+    public const int DefaultSteps = 8;
 
     public static List<(int A, int B)> ParsePairs(string text)
     {
@@ -141,7 +150,7 @@ public static class FigureCommands
         {
             using var s = m.Open(p);
             var e = s.Evaluate(out _);
-            Console.WriteLine(p.GetValue(json) ? EvaluationJson(e, s).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : EvaluationText(e, s));
+            Console.WriteLine(p.GetValue(json) ? EvaluationJsonText(e, s) : EvaluationText(e, s));
             return ExitCodes.Ok;
         });
         return c;
@@ -162,16 +171,13 @@ public static class FigureCommands
             ["mean_psnr_db"] = e.MeanPsnrDb,
             ["per_digit_mse"] = perDigit,
             ["active_units"] = e.ActiveUnitCount,
-            ["dead_units"] = new JsonArray(DeadUnits(e).Select(u => (JsonNode)u).ToArray()),
+            ["dead_units"] = new JsonArray(e.DeadUnits.Select(u => (JsonNode)u).ToArray()),
             ["accelerator"] = s.AcceleratorName,
         };
     }
 
-    static IEnumerable<int> DeadUnits(Evaluation e) => Enumerable.Range(0, e.ActiveUnits.Length).Where(u => !e.ActiveUnits[u]);
-
     internal static string EvaluationText(Evaluation e, InferenceSession s)
     {
-        var dead = DeadUnits(e).ToList();
         return string.Join(Environment.NewLine,
         [
             $"model: {s.ModelName} (z={e.ActiveUnits.Length}); {s.SplitName} split, {e.Images} images; accelerator {s.AcceleratorName}",
@@ -179,9 +185,16 @@ public static class FigureCommands
             Inv($"mean PSNR: {e.MeanPsnrDb:F2} dB"),
             "per-digit MSE: " + string.Join("  ", Enumerable.Range(0, 10).Select(d => Inv($"{d}: {e.PerDigitMse[d]:F5}"))),
             $"active bottleneck units: {e.ActiveUnitCount} of {e.ActiveUnits.Length}" +
-                (dead.Count > 0 ? $" (dead for every image: unit {string.Join(", ", dead)})" : ""),
+                DeadUnitsNote(e, "every image"),
         ]);
     }
+
+    /// <summary>" (dead for every image: unit 0, 4)", or nothing when every unit is active.</summary>
+    internal static string DeadUnitsNote(Evaluation e, string images) =>
+        e.DeadUnits.Count > 0 ? $" (dead for {images}: unit {string.Join(", ", e.DeadUnits)})" : "";
+
+    internal static string EvaluationJsonText(Evaluation e, InferenceSession s) =>
+        EvaluationJson(e, s).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
     public static Command Latent()
     {
@@ -200,9 +213,8 @@ public static class FigureCommands
     internal static void WriteLatent(InferenceSession s, string path)
     {
         s.Evaluate(out var codes);
-        LatentPlot.Save(path, $"Bottleneck codes of {s.Set.Count} {s.SplitName} images, PCA (z={s.Model.Bottleneck}, {s.ModelName})",
-            codes, s.Model.Bottleneck, s.Set.Labels);
-        Console.WriteLine($"wrote {path}");
+        Wrote((f, c) => LatentPlot.Save(f, $"Bottleneck codes of {s.Set.Count} {s.SplitName} images, PCA (z={s.Model.Bottleneck}, {s.ModelName})",
+            c, s.Model.Bottleneck, s.Set.Labels), path, codes);
     }
 
     static Option<string?> IndicesOption() => new("--indices") { Description = "Comma-separated image indices in the split, e.g. 0,1,2." };
@@ -228,7 +240,7 @@ public static class FigureCommands
         return Enumerable.Range(0, n).ToList();
     }
 
-    static void Wrote<T>(Action<string, T> save, string path, T what)
+    internal static void Wrote<T>(Action<string, T> save, string path, T what)
     {
         save(path, what);
         Console.WriteLine($"wrote {path}");

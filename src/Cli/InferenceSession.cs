@@ -38,12 +38,19 @@ public sealed class InferenceSession : IDisposable
 
     public static MnistSplit ParseSplit(string split) => split == "train" ? MnistSplit.Train : MnistSplit.Test;
 
+    (Evaluation Evaluation, float[] Codes)? evaluated;
+
+    /// <summary>The model over the whole split, run once per session however many figures need it.</summary>
     public Evaluation Evaluate(out float[] codes)
     {
-        using var images = Model.Upload(Set.Images, Set.Count);
-        var (errors, c) = Model.Evaluate(images);
-        codes = c;
-        return Evaluation.From(errors, c, Set.Labels, Architecture.Pixels);
+        if (evaluated == null)
+        {
+            using var images = Model.Upload(Set.Images, Set.Count);
+            var (errors, c) = Model.Evaluate(images);
+            evaluated = (Evaluation.From(errors, c, Set.Labels, Architecture.Pixels), c);
+        }
+        codes = evaluated.Value.Codes;
+        return evaluated.Value.Evaluation;
     }
 
     public void Dispose()

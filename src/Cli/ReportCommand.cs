@@ -8,12 +8,18 @@ using GpuAutoencoder.Training.IO;
 
 namespace GpuAutoencoder.Cli;
 
-/// <summary>gpuae report: every figure of a finished run, and report.md embedding them, written into the run's folder.</summary>
+/// <summary>
+/// gpuae report: every figure of a finished run, and report.md embedding them, written into the run's
+/// folder. Each figure is drawn by its own command's code, with that command's defaults.
+/// </summary>
 public static class ReportCommand
 {
+    public const string Markdown = "report.md", SummaryText = "summary.txt", SummaryPng = "summary.png", Reconstruct = "reconstruct.png",
+        Denoise = "denoise.png", Interpolate = "interpolate.png", Latent = "latent.png", EvaluateJson = "evaluate.json";
+
     public static Command Create()
     {
-        var run = new Option<string>("--run", "-r") { Description = "The run's folder, as train wrote it (model.safetensors, metrics.json).", Required = true };
+        var run = new Option<string>("--run", "-r") { Description = $"The run's folder, as train wrote it ({RunFolder.Model}, {RunFolder.Metrics}).", Required = true };
         var data = CommonOptions.Data();
         var accelerator = CommonOptions.Accelerator();
         var c = new Command("report", "Write every figure for a finished run into its folder, with report.md embedding them.") { run, data, accelerator };
@@ -28,36 +34,34 @@ public static class ReportCommand
     static void Write(string dir, string? data, string accelerator)
     {
         if (!Directory.Exists(dir)) throw new UsageException($"--run: folder {dir} does not exist");
-        string modelPath = Path.Combine(dir, "model.safetensors"), metricsPath = Path.Combine(dir, "metrics.json");
-        if (!File.Exists(modelPath)) throw new UsageException($"--run: {dir} has no model.safetensors; is it a finished run?");
+        string P(string name) => Path.Combine(dir, name);
+        if (!File.Exists(P(RunFolder.Model))) throw new UsageException($"--run: {dir} has no {RunFolder.Model}; is it a finished run?");
         RunMetrics? metrics = null;
-        if (File.Exists(metricsPath))
+        if (File.Exists(P(RunFolder.Metrics)))
         {
-            try { metrics = RunMetrics.Load(metricsPath); }
-            catch (JsonException e) { throw new UsageException($"{metricsPath}: not a metrics file ({IdxLine(e.Message)})"); }
+            try { metrics = RunMetrics.Load(P(RunFolder.Metrics)); }
+            catch (JsonException e) { throw new UsageException($"{P(RunFolder.Metrics)}: not a metrics file ({IdxLine(e.Message)})"); }
         }
 
-        using var s = new InferenceSession(modelPath, data, "test", accelerator);
-        string P(string name) => Path.Combine(dir, name);
+        using var s = new InferenceSession(P(RunFolder.Model), data, "test", accelerator);
         var summary = ModelSummary.Lines(s.Model.Layout.Architecture);
-        AtomicFile.WriteAllText(P("summary.txt"), string.Join("\n", summary) + "\n");
-        TextFigure.Save(P("summary.png"), summary);
-        ImageGrid.Save(P("reconstruct.png"), DigitFigures.Reconstruction(s.Model, s.Set, "test", Enumerable.Range(0, FigureCommands.ReconstructCount).ToList(), s.ModelName));
-        ImageGrid.Save(P("denoise.png"), DigitFigures.Denoising(s.Model, s.Set, "test", Enumerable.Range(0, FigureCommands.DenoiseCount).ToList(), s.ModelName,
-            NoiseKind.Uniform, FigureCommands.DefaultLevel(NoiseKind.Uniform), 0));
-        ImageGrid.Save(P("interpolate.png"), DigitFigures.Interpolation(s.Model, s.Set, "test", FigureCommands.ParsePairs(FigureCommands.DefaultPairs), s.ModelName));
-        var evaluation = s.Evaluate(out var codes);
-        AtomicFile.WriteAllText(P("evaluate.json"), FigureCommands.EvaluationJson(evaluation, s).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        LatentPlot.Save(P("latent.png"), $"Bottleneck codes of {s.Set.Count} test images, PCA (z={s.Model.Bottleneck}, {s.ModelName})",
-            codes, s.Model.Bottleneck, s.Set.Labels);
-        if (metrics != null) LossFigure.Save(P("loss.png"), metrics);
-        AtomicFile.WriteAllText(P("report.md"), Markdown(metrics, evaluation, summary, s));
-        Console.WriteLine($"wrote {P("report.md")} and its figures");
+        AtomicFile.WriteAllText(P(SummaryText), string.Join("\n", summary) + "\n");
+        FigureCommands.WriteSummary(summary, P(SummaryPng));
+        FigureCommands.WriteReconstruction(s, [.. Enumerable.Range(0, Math.Min(FigureCommands.ReconstructCount, s.Set.Count))], P(Reconstruct));
+        FigureCommands.WriteDenoising(s, [.. Enumerable.Range(0, Math.Min(FigureCommands.DenoiseCount, s.Set.Count))],
+            NoiseKind.Uniform, FigureCommands.DefaultLevel(NoiseKind.Uniform), 0, P(Denoise));
+        FigureCommands.WriteInterpolation(s, FigureCommands.ParsePairs(FigureCommands.DefaultPairs), FigureCommands.DefaultSteps, P(Interpolate));
+        var evaluation = s.Evaluate(out _);
+        AtomicFile.WriteAllText(P(EvaluateJson), FigureCommands.EvaluationJsonText(evaluation, s) + "\n");
+        FigureCommands.WriteLatent(s, P(Latent));
+        if (metrics != null) LossFigure.Save(P(RunFolder.Plot), metrics);
+        AtomicFile.WriteAllText(P(Markdown), Report(metrics, evaluation, summary, s));
+        Console.WriteLine($"wrote {P(Markdown)} and its figures");
     }
 
     static string IdxLine(string s) => s.ReplaceLineEndings(" ");
 
-    static string Markdown(RunMetrics? metrics, Evaluation e, IReadOnlyList<string> summary, InferenceSession s)
+    static string Report(RunMetrics? metrics, Evaluation e, IReadOnlyList<string> summary, InferenceSession s)
     {
         var md = new StringBuilder();
         void L(FormattableString? line = null) => md.AppendLine(line?.ToString(CultureInfo.InvariantCulture) ?? "");
@@ -83,15 +87,14 @@ public static class ReportCommand
             L($"| training time | {metrics.Epochs.Sum(x => x.Seconds):F1} s |");
             if (last != null) L($"| final train loss | {last.Loss:F6} |");
             L();
-            L($"![loss](loss.png)");
+            L($"![loss]({RunFolder.Plot})");
             L();
         }
         L($"## Evaluation on the test set ({e.Images} images, {s.AcceleratorName})");
         L();
         L($"- test MSE (PyTorch's MSELoss, mean over all pixels): **{e.Mse:F6}**");
         L($"- mean PSNR: {e.MeanPsnrDb:F2} dB");
-        var dead = Enumerable.Range(0, e.ActiveUnits.Length).Where(u => !e.ActiveUnits[u]).ToList();
-        L($"- active bottleneck units: **{e.ActiveUnitCount} of {e.ActiveUnits.Length}**{(dead.Count > 0 ? $" (dead for every test image: unit {string.Join(", ", dead)})" : "")}");
+        L($"- active bottleneck units: **{e.ActiveUnitCount} of {e.ActiveUnits.Length}**{FigureCommands.DeadUnitsNote(e, "every test image")}");
         L();
         L($"| digit | {string.Join(" | ", Enumerable.Range(0, 10))} |");
         L($"| --- |{string.Concat(Enumerable.Repeat(" --- |", 10))}");
@@ -104,7 +107,7 @@ public static class ReportCommand
         foreach (var line in summary) L($"{line}");
         L($"```");
         L();
-        foreach (var (title, file) in new[] { ("Reconstructions", "reconstruct.png"), ("Denoising", "denoise.png"), ("Interpolation", "interpolate.png"), ("Latent space", "latent.png") })
+        foreach (var (title, file) in new[] { ("Reconstructions", Reconstruct), ("Denoising", Denoise), ("Interpolation", Interpolate), ("Latent space", Latent) })
         {
             L($"## {title}");
             L();

@@ -18,6 +18,9 @@ public sealed record Evaluation(
 
     public int ActiveUnitCount => ActiveUnits.Count(a => a);
 
+    /// <summary>The bottleneck units whose ReLU output is zero for every image, by number.</summary>
+    public IReadOnlyList<int> DeadUnits => [.. Enumerable.Range(0, ActiveUnits.Length).Where(u => !ActiveUnits[u])];
+
     /// <param name="squaredErrors">Each image's sum of squared errors over its pixels.</param>
     /// <param name="codes">Each image's bottleneck code, [images, bottleneck].</param>
     public static Evaluation From(ReadOnlySpan<float> squaredErrors, ReadOnlySpan<float> codes, ReadOnlySpan<byte> labels, int pixels)
