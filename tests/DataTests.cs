@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;
+using GpuAutoencoder.Training.Model;
 using NUnit.Framework;
 
 namespace GpuAutoencoder.Tests;
@@ -144,7 +145,7 @@ public class DataTests
         var set = Mnist.Load(_dir, MnistSplit.Test);
         var two = set.Take(2);
         Assert.That(two.Count, Is.EqualTo(2));
-        Assert.That(two.Images, Is.EqualTo(set.Images[..(2 * Mnist.ImageSize)]));
+        Assert.That(two.Images, Is.EqualTo(set.Images[..(2 * Architecture.Pixels)]));
         Assert.That(two.Labels, Is.EqualTo(new byte[] { 0, 1 }));
         Assert.That(two.Sha256, Is.Not.EqualTo(set.Sha256));
         Assert.That(set.Take(99).Count, Is.EqualTo(5));

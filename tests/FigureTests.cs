@@ -33,7 +33,7 @@ public class FigureTests
         for (int y = rect.Top; y < rect.Bottom; y++)
             for (int x = rect.Left; x < rect.Right; x++)
             {
-                int p = (y - rect.Top) / scale * 28 + (x - rect.Left) / scale;
+                int p = (y - rect.Top) / scale * Architecture.ImageSide + (x - rect.Left) / scale;
                 if (bmp.GetPixel(x, y) != expected(p))
                     Assert.Fail($"{what}: pixel ({x},{y}) is {bmp.GetPixel(x, y)}, expected {expected(p)} (source pixel {p})");
             }

@@ -1,4 +1,5 @@
 using GpuAutoencoder.Training.Data;
+using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Tests;
 
@@ -15,15 +16,15 @@ public static class TestImages
     public static byte[] Synthetic(int count, int seed)
     {
         var rng = new Random(seed);
-        var images = new byte[count * 784];
+        var images = new byte[count * Architecture.Pixels];
         for (int n = 0; n < count; n++)
         {
             double cx = 8 + rng.NextDouble() * 12, cy = 8 + rng.NextDouble() * 12, r = 3 + rng.NextDouble() * 6, w = 1 + rng.NextDouble() * 1.5;
-            for (int y = 0; y < 28; y++)
-                for (int x = 0; x < 28; x++)
+            for (int y = 0; y < Architecture.ImageSide; y++)
+                for (int x = 0; x < Architecture.ImageSide; x++)
                 {
                     double d = Math.Abs(Math.Sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy)) - r);
-                    images[n * 784 + y * 28 + x] = (byte)Math.Clamp(255 * (1 - d / w), 0, 255);
+                    images[n * Architecture.Pixels + y * Architecture.ImageSide + x] = (byte)Math.Clamp(255 * (1 - d / w), 0, 255);
                 }
         }
         return images;

@@ -56,7 +56,7 @@ public static class DigitFigures
             F($"Reconstructions of {split} images (z={model.Bottleneck}, {modelName})"),
             Chunk(panels, 2 * pairs), 2,
             Enumerable.Repeat(new[] { "input", "output" }, pairs).SelectMany(h => h).ToList(),
-            F($"Each pair: a {split} image (index in the split, digit) and the autoencoder's reconstruction of it, with the per-image MSE over its 784 pixels in [0, 1]. Pixels are upscaled by nearest neighbour."));
+            F($"Each pair: a {split} image (index in the split, digit) and the autoencoder's reconstruction of it, with the per-image MSE over its {Pixels} pixels in [0, 1]. Pixels are upscaled by nearest neighbour."));
     }
 
     /// <summary>Input | noisy | output triples, <paramref name="perRow"/> to a row.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Training.Data;
 
@@ -22,8 +23,8 @@ public static class IdxFile
         int count = ReadHeader(bytes, name, ImageMagic, ImageHeader);
         int rows = ReadInt(bytes, 8, name, "row count"), cols = ReadInt(bytes, 12, name, "column count");
         // The model's input layer is 784 wide; anything else is not MNIST.
-        if (rows != 28 || cols != 28)
-            throw new DataFormatException($"{name}: images are {rows}x{cols}, expected 28x28");
+        if (rows != Architecture.ImageSide || cols != Architecture.ImageSide)
+            throw new DataFormatException($"{name}: images are {rows}x{cols}, expected {Architecture.ImageSide}x{Architecture.ImageSide}");
         CheckPayload(bytes, name, ImageHeader, (long)count * rows * cols, $"{count} images of {rows}x{cols}");
         return new IdxImages(count, rows, cols, bytes[ImageHeader..]);
     }

@@ -1,3 +1,5 @@
+using GpuAutoencoder.Training.Model;
+
 namespace GpuAutoencoder.Training.Data;
 
 public enum MnistSplit { Train, Test }
@@ -9,8 +11,8 @@ public sealed class MnistSet
 
     public MnistSet(byte[] images, byte[] labels)
     {
-        if (images.Length != (long)labels.Length * Mnist.ImageSize)
-            throw new ArgumentException($"{images.Length} image bytes do not hold {labels.Length} images of {Mnist.ImageSize} pixels");
+        if (images.Length != (long)labels.Length * Architecture.Pixels)
+            throw new ArgumentException($"{images.Length} image bytes do not hold {labels.Length} images of {Architecture.Pixels} pixels");
         Images = images;
         Labels = labels;
         // Hashing 47 MB takes a noticeable moment, and only checkpoint writers need it.
@@ -29,14 +31,12 @@ public sealed class MnistSet
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         n = Math.Min(n, Count);
-        return new MnistSet(Images[..(n * Mnist.ImageSize)], Labels[..n]);
+        return new MnistSet(Images[..(n * Architecture.Pixels)], Labels[..n]);
     }
 }
 
 public static class Mnist
 {
-    public const int ImageSize = 784;
-
     public static string[] FileNames(MnistSplit split) => split switch
     {
         MnistSplit.Train => ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"],

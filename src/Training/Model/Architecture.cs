@@ -15,7 +15,9 @@ public sealed record LayerSpec(string Name, int Inputs, int Outputs, Activation 
 /// </summary>
 public sealed class Architecture
 {
-    public const int Pixels = 784, Hidden = 392, ImageSide = 28;
+    /// <summary>An MNIST image is 28×28; its 784 pixels are the model's input and output width. The one definition of both.</summary>
+    public const int ImageSide = 28, Pixels = ImageSide * ImageSide;
+    public const int Hidden = 392;
 
     public int Bottleneck { get; }
     public IReadOnlyList<LayerSpec> Layers { get; }
