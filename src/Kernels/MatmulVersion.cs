@@ -1,0 +1,12 @@
+namespace GpuAutoencoder.Kernels;
+
+/// <summary>Numbered versions of the matrix products, as in llm.c's dev/cuda.</summary>
+public enum MatmulVersion
+{
+    /// <summary>One output per thread; any size, any alignment.</summary>
+    Naive = 1,
+    /// <summary>Barrier-free 4×4 register blocks from Float4 loads: the CPU accelerator's schedule.</summary>
+    Blocked = 2,
+    /// <summary>Shared-memory tiles with barriers plus register blocking: the GPU schedule.</summary>
+    Tiled = 3,
+}
