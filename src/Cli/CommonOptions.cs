@@ -81,6 +81,3 @@ public static class CommonOptions
         or AcceleratorUnavailableException or FileNotFoundException or DirectoryNotFoundException
         or Training.CheckpointException or Training.DeviceMemoryException;
 }
-
-/// <summary>A user error found by the CLI itself; its message is shown as is.</summary>
-public sealed class UsageException(string message) : Exception(message);

@@ -32,8 +32,3 @@ public static class Program
         return parsed.Invoke();
     }
 }
-
-public static class ExitCodes
-{
-    public const int Ok = 0, Failure = 1, BadInput = 2, Interrupted = 130;
-}

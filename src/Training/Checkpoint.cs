@@ -8,9 +8,6 @@ using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Training;
 
-/// <summary>A checkpoint file is unusable; the message names the file and the problem in one line.</summary>
-public sealed class CheckpointException(string message) : Exception(message);
-
 /// <summary>
 /// A training run frozen between two batches: the trainer's whole state, plus what must match for
 /// a resume to be the same run (config, dataset) and where it ran. The file format is described in

@@ -19,16 +19,3 @@ public sealed record TrainerState(
     int Epoch,
     int Batch,
     float[] BatchLosses);
-
-/// <summary>A batch's loss came back NaN or infinite: training has diverged and its state is unusable.</summary>
-public sealed class NonFiniteLossException(int epoch, int batch, int batches, float loss)
-    : Exception($"loss is {loss} at epoch {epoch}, batch {batch} of {batches}: training diverged (is --lr too high?)")
-{
-    /// <summary>Counted from 1, as printed.</summary>
-    public int Epoch => epoch;
-    /// <summary>Counted from 1, as printed.</summary>
-    public int Batch => batch;
-}
-
-/// <summary>The accelerator could not hold the training buffers; the message says how many bytes were needed.</summary>
-public sealed class DeviceMemoryException(string message, Exception inner) : Exception(message, inner);

@@ -5,9 +5,6 @@ using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Training.Data;
 
-/// <summary>A data file is unusable; the message names the file and the problem in one line.</summary>
-public sealed class DataFormatException(string message) : Exception(message);
-
 public sealed record IdxImages(int Count, int Rows, int Cols, byte[] Pixels);
 
 /// <summary>Reads the IDX files MNIST ships in (big-endian header, then raw bytes), raw or gzipped.</summary>

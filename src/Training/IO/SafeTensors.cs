@@ -5,9 +5,6 @@ namespace GpuAutoencoder.Training.IO;
 
 public sealed record Tensor(string Name, int[] Shape, float[] Data);
 
-/// <summary>A safetensors file is unusable; the message names the file and the problem in one line.</summary>
-public sealed class SafeTensorsException(string message) : Exception(message);
-
 /// <summary>The Hugging Face safetensors format (F32 only), so checkpoints open in PyTorch/NumPy too:
 /// u64 little-endian header length, a JSON header, then the tensors' bytes.</summary>
 public static class SafeTensors

@@ -2,9 +2,6 @@ using GpuAutoencoder.Training.IO;
 
 namespace GpuAutoencoder.Training.Model;
 
-/// <summary>A model file is unusable for this architecture; the message names the file and the problem.</summary>
-public sealed class ModelFormatException(string message) : Exception(message);
-
 /// <summary>
 /// Weights as safetensors with PyTorch's state_dict names and shapes (fc1.weight [392,784] … fc4.bias [784]),
 /// so <c>model.load_state_dict(safetensors.torch.load_file(path))</c> works on the lab's class, and

@@ -1,0 +1,4 @@
+namespace GpuAutoencoder.Training;
+
+/// <summary>The accelerator could not hold the training buffers; the message says how many bytes were needed.</summary>
+public sealed class DeviceMemoryException(string message, Exception inner) : Exception(message, inner);
