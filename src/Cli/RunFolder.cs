@@ -32,6 +32,42 @@ public static class RunFolder
             throw new UsageException($"--out: {dir} already holds a finished run ({string.Join(", ", existing)}); pass --force to overwrite it, or choose another folder");
     }
 
+    /// <summary>
+    /// Refuses, before anything is created, output locations the run could not write to: an --out that is a
+    /// file or lies in a folder that cannot be written, and -s or -p in a missing or unwritable folder.
+    /// <paramref name="outDir"/> need not exist yet; -s and -p may point into it.
+    /// </summary>
+    public static void CheckOutputs(string outDir, string option, string? savePath, string? plotPath)
+    {
+        var outFull = Path.GetFullPath(outDir);
+        var existing = outFull;
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing))
+                throw new UsageException(existing == outFull ? $"{option}: {outDir} is a file, not a folder" : $"{option}: {existing} is a file, not a folder, so {outDir} cannot be made in it");
+            existing = Path.GetDirectoryName(existing) ?? throw new UsageException($"{option}: {outDir} cannot be made");
+        }
+        CheckWritable(existing, option);
+        foreach (var (path, flag) in new[] { (savePath, "-s"), (plotPath, "-p") })
+        {
+            if (path == null) continue;
+            var full = Path.GetFullPath(path);
+            if (Directory.Exists(full)) throw new UsageException($"{flag}: {path} is a folder; give the file to write");
+            var dir = Path.GetDirectoryName(full)!;
+            if (dir == outFull) continue;
+            if (File.Exists(dir)) throw new UsageException($"{flag}: {dir} is a file, not a folder");
+            if (!Directory.Exists(dir)) throw new UsageException($"{flag}: folder {dir} does not exist");
+            CheckWritable(dir, flag);
+        }
+    }
+
+    static void CheckWritable(string dir, string option)
+    {
+        try { AtomicFile.CheckWritable(dir); }
+        catch (UnauthorizedAccessException) { throw new UsageException($"{option}: cannot write in {dir}: permission denied"); }
+        catch (IOException e) { throw new UsageException($"{option}: cannot write in {dir}: {(AtomicFile.IsDiskFull(e) ? "the disk is full" : e.Message)}"); }
+    }
+
     /// <summary>Deletes the files of an earlier run (for --force) and temporary files a killed write left behind.</summary>
     public static void Clear(string dir, bool earlierRun)
     {

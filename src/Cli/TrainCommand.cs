@@ -4,6 +4,7 @@ using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.Figures;
+using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Cli;
@@ -92,6 +93,8 @@ public static class TrainCommand
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
         initial ??= layout.Initialize(options.Seed);
         string outDir = outOption ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        RunFolder.CheckOutputs(outDir, resumed != null ? "--resume" : "--out", savePath, plotPath);
+        string? saveOption = savePath, plotOption = plotPath;
         if (resumed == null) RunFolder.RefuseExistingRun(outDir, run.Force);
         savePath ??= Path.Combine(outDir, RunFolder.Model);
         plotPath ??= Path.Combine(outDir, RunFolder.Plot);
@@ -131,12 +134,26 @@ public static class TrainCommand
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
         var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
             options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
-        int exit = loop.Run(resumed?.State.Epoch);
+        int exit = loop.Run(resumed);
         if (exit != ExitCodes.Ok) return exit;
 
-        ModelFile.Save(savePath, layout, trainer.DownloadParameters());
-        metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
-        LossFigure.Save(plotPath, metrics);
+        try
+        {
+            ModelFile.Save(savePath, layout, trainer.DownloadParameters());
+            metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
+            LossFigure.Save(plotPath, metrics);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Training is done and checkpointed: a resume of the finished run trains nothing and writes these again.
+            var checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
+            var again = string.Join("", new[] { ("-s", saveOption), ("-p", plotOption) }.Where(o => o.Item2 != null).Select(o => $" {o.Item1} {o.Item2}"));
+            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (File.Exists(checkpointPath)
+                ? $"training finished, and its checkpoint after epoch {options.Epochs} is kept in {checkpointPath}; " +
+                  $"{(e is DiskFullException ? "once the disk has room, " : "")}write the outputs with: gpuae train --resume {outDir}{again}"
+                : "no checkpoint was written"));
+            return ExitCodes.Failure;
+        }
         Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
         return ExitCodes.Ok;
     }
