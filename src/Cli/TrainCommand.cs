@@ -63,17 +63,44 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>
+    /// Fault injection for tests: with GPUAE_FAULT_START_PAUSE_MS=N a run pauses N ms once it holds its folder's
+    /// lock, before it loads the data, so a test can meet a live run's lock every time instead of racing it.
+    /// </summary>
+    public const string StartPauseEnvVar = "GPUAE_FAULT_START_PAUSE_MS";
+
     static int Train(TrainingOptions options, bool bottleneckGiven, AcceleratorKind kind, string? dataOption, string? initPath,
-        string? outOption, string? savePath, string? plotPath, bool verbose, RunControl run)
+        string? outOption, string? saveOption, string? plotOption, bool verbose, RunControl run)
     {
-        // Everything that can be wrong with the input is checked before any work starts, and before
-        // the output folder is touched, so that a refused run leaves nothing behind.
-        Checkpoint? resumed = null;
+        // Where the run writes is checked before anything is created, and then locked against a second
+        // writer before anything in it is read, so that a refused run leaves nothing behind.
+        RunLock runLock;
         if (run.Resume != null)
         {
-            (resumed, options) = RunFolder.Resume(run.Resume, options, run.Given);
-            outOption = run.Resume;
+            if (!Directory.Exists(run.Resume)) throw new UsageException($"--resume: folder {run.Resume} does not exist");
+            RunFolder.CheckOutputs(run.Resume, "--resume", saveOption, plotOption);
+            runLock = RunLock.Acquire(run.Resume, "--resume");
         }
+        else if (outOption != null)
+        {
+            RunFolder.CheckOutputs(outOption, "--out", saveOption, plotOption);
+            runLock = RunLock.Acquire(outOption, "--out");
+        }
+        else
+        {
+            var fresh = Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            RunFolder.CheckOutputs(fresh, "--out", saveOption, plotOption);
+            runLock = RunLock.Acquire(fresh, "--out");
+        }
+        using var held = runLock;
+        string outDir = runLock.Folder;
+        if (int.TryParse(Environment.GetEnvironmentVariable(StartPauseEnvVar), out var pauseMs) && pauseMs > 0) Thread.Sleep(pauseMs);
+
+        // Everything that can be wrong with the input is checked before any work starts, and before
+        // the output folder is written to.
+        Checkpoint? resumed = null;
+        if (run.Resume != null) (resumed, options) = RunFolder.Resume(run.Resume, options, run.Given);
+        else RunFolder.RefuseExistingRun(outDir, run.Force);
         float[]? initial = null;
         if (initPath != null)
         {
@@ -92,12 +119,8 @@ public static class TrainCommand
         var test = Mnist.FileNames(MnistSplit.Test).All(f => Mnist.Find(dataDir, f) != null) ? Mnist.Load(dataDir, MnistSplit.Test) : null;
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
         initial ??= layout.Initialize(options.Seed);
-        string outDir = outOption ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-        RunFolder.CheckOutputs(outDir, resumed != null ? "--resume" : "--out", savePath, plotPath);
-        string? saveOption = savePath, plotOption = plotPath;
-        if (resumed == null) RunFolder.RefuseExistingRun(outDir, run.Force);
-        savePath ??= Path.Combine(outDir, RunFolder.Model);
-        plotPath ??= Path.Combine(outDir, RunFolder.Plot);
+        string savePath = saveOption ?? Path.Combine(outDir, RunFolder.Model);
+        string plotPath = plotOption ?? Path.Combine(outDir, RunFolder.Plot);
 
         using var context = Accelerators.CreateContext();
         using var accelerator = Accelerators.Create(context, kind);
@@ -127,8 +150,7 @@ public static class TrainCommand
         metrics.Epochs.AddRange(resumed?.History ?? []);
         using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
         if (resumed != null) trainer.ImportState(resumed.State);
-        // Only now, with the accelerator and its memory in hand, does the run touch its folder.
-        Directory.CreateDirectory(outDir);
+        // Only now, with the accelerator and its memory in hand, does the run change its folder.
         RunFolder.Clear(outDir, earlierRun: resumed == null);
 
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
