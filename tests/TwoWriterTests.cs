@@ -129,4 +129,20 @@ public class TwoWriterTests
         Assert.That(Directory.Exists(run), Is.False, "a folder the lock made and nothing used is removed with it");
         using (var again = RunLock.TryAcquire(run, out _)) Assert.That(again, Is.Not.Null);
     }
+
+    [Test]
+    public void TwoDefaultFoldersInTheSameSecondGetDistinctNames()
+    {
+        var runs = Path.Combine(_dir, "runs");
+        var now = new DateTime(2026, 1, 2, 3, 4, 5);
+        using var first = RunFolder.LockNew(runs, now);
+        using var second = RunFolder.LockNew(runs, now);
+        Assert.That(first.Folder, Is.EqualTo(Path.Combine(runs, "20260102-030405")));
+        Assert.That(second.Folder, Is.EqualTo(Path.Combine(runs, "20260102-030405-2")));
+        File.WriteAllText(Path.Combine(first.Folder, "x"), "");
+        first.Dispose();
+        // A taken name is skipped whether or not its run still holds it.
+        using var third = RunFolder.LockNew(runs, now);
+        Assert.That(third.Folder, Is.EqualTo(Path.Combine(runs, "20260102-030405-3")));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;
@@ -9,6 +10,8 @@ public static class RunFolder
 {
     public const string Model = "model.safetensors", Metrics = "metrics.json", Plot = "loss.png";
     static readonly string[] RunFiles = [Checkpoint.FileName, Model, Metrics, Plot];
+    /// <summary>Where a run without --out gets its folder, named for the time it started.</summary>
+    public const string DefaultParent = "runs";
 
     /// <summary>Refuses a folder that holds a run, finished or not, unless --force: either would be lost.</summary>
     public static void RefuseExistingRun(string dir, bool force)
@@ -66,6 +69,24 @@ public static class RunFolder
         try { AtomicFile.CheckWritable(dir); }
         catch (UnauthorizedAccessException) { throw new UsageException($"{option}: cannot write in {dir}: permission denied"); }
         catch (IOException e) { throw new UsageException($"{option}: cannot write in {dir}: {(AtomicFile.IsDiskFull(e) ? "the disk is full" : e.Message)}"); }
+    }
+
+    /// <summary>
+    /// Locks a new folder under <paramref name="parent"/> named for <paramref name="now"/>: a second run started in
+    /// the same second, or one that finds that name taken, gets the next of name-2, name-3, … instead of a refusal.
+    /// </summary>
+    public static RunLock LockNew(string parent, DateTime now)
+    {
+        string stamp = now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        for (int n = 1; ; n++)
+        {
+            var dir = Path.Combine(parent, n == 1 ? stamp : $"{stamp}-{n}");
+            if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any()) continue;
+            if (RunLock.TryAcquire(dir, out _) is not { } taken) continue;
+            // Another run may have taken and finished with this name between the look and the lock.
+            if (taken.FolderIsEmpty) return taken;
+            taken.Dispose();
+        }
     }
 
     /// <summary>Deletes the files of an earlier run (for --force) and temporary files a killed write left behind.</summary>

@@ -21,10 +21,10 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
     static string Where(Checkpoint c) => c.State.Batch == 0 ? $"after epoch {c.State.Epoch}" : $"in epoch {c.State.Epoch + 1} after batch {c.State.Batch}";
 
     /// <summary>Trains up to options.Epochs and returns the exit code; <paramref name="resumed"/> is the checkpoint the run continues.</summary>
-    public int Run(Checkpoint? resumed)
+    public int Run(Checkpoint? resumed, StopSignal stop)
     {
         kept = resumed == null ? null : Where(resumed);
-        using var stop = new StopSignal();
+        stop.Then = "stopping after the current batch to write a checkpoint";
         var line = new ProgressLine();
         var progress = new InlineProgress<BatchProgress>(p => line.Show(
             $"epoch {p.Epoch}/{options.Epochs}  batch {p.BatchesDone}/{p.Batches}  {p.ImagesPerSecond:F0} img/s  ETA {p.EtaSeconds:F0} s"));
