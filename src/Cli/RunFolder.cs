@@ -1,3 +1,4 @@
+using System.Globalization;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;
@@ -9,6 +10,8 @@ public static class RunFolder
 {
     public const string Model = "model.safetensors", Metrics = "metrics.json", Plot = "loss.png";
     static readonly string[] RunFiles = [Checkpoint.FileName, Model, Metrics, Plot];
+    /// <summary>Where a run without --out gets its folder, named for the time it started.</summary>
+    public const string DefaultParent = "runs";
 
     /// <summary>Refuses a folder that holds a run, finished or not, unless --force: either would be lost.</summary>
     public static void RefuseExistingRun(string dir, bool force)
@@ -30,6 +33,60 @@ public static class RunFolder
         var existing = RunFiles.Where(f => File.Exists(Path.Combine(dir, f))).ToList();
         if (existing.Count > 0)
             throw new UsageException($"--out: {dir} already holds a finished run ({string.Join(", ", existing)}); pass --force to overwrite it, or choose another folder");
+    }
+
+    /// <summary>
+    /// Refuses, before anything is created, output locations the run could not write to: an --out that is a
+    /// file or lies in a folder that cannot be written, and -s or -p in a missing or unwritable folder.
+    /// <paramref name="outDir"/> need not exist yet; -s and -p may point into it.
+    /// </summary>
+    public static void CheckOutputs(string outDir, string option, string? savePath, string? plotPath)
+    {
+        var outFull = Path.GetFullPath(outDir);
+        var existing = outFull;
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing))
+                throw new UsageException(existing == outFull ? $"{option}: {outDir} is a file, not a folder" : $"{option}: {existing} is a file, not a folder, so {outDir} cannot be made in it");
+            existing = Path.GetDirectoryName(existing) ?? throw new UsageException($"{option}: {outDir} cannot be made");
+        }
+        CheckWritable(existing, option);
+        foreach (var (path, flag) in new[] { (savePath, "-s"), (plotPath, "-p") })
+        {
+            if (path == null) continue;
+            var full = Path.GetFullPath(path);
+            if (Directory.Exists(full)) throw new UsageException($"{flag}: {path} is a folder; give the file to write");
+            var dir = Path.GetDirectoryName(full)!;
+            if (dir == outFull) continue;
+            if (File.Exists(dir)) throw new UsageException($"{flag}: {dir} is a file, not a folder");
+            if (!Directory.Exists(dir)) throw new UsageException($"{flag}: folder {dir} does not exist");
+            CheckWritable(dir, flag);
+        }
+    }
+
+    static void CheckWritable(string dir, string option)
+    {
+        try { AtomicFile.CheckWritable(dir); }
+        catch (UnauthorizedAccessException) { throw new UsageException($"{option}: cannot write in {dir}: permission denied"); }
+        catch (IOException e) { throw new UsageException($"{option}: cannot write in {dir}: {(AtomicFile.IsDiskFull(e) ? "the disk is full" : e.Message)}"); }
+    }
+
+    /// <summary>
+    /// Locks a new folder under <paramref name="parent"/> named for <paramref name="now"/>: a second run started in
+    /// the same second, or one that finds that name taken, gets the next of name-2, name-3, … instead of a refusal.
+    /// </summary>
+    public static RunLock LockNew(string parent, DateTime now)
+    {
+        string stamp = now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        for (int n = 1; ; n++)
+        {
+            var dir = Path.Combine(parent, n == 1 ? stamp : $"{stamp}-{n}");
+            if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any()) continue;
+            if (RunLock.TryAcquire(dir, out _) is not { } taken) continue;
+            // Another run may have taken and finished with this name between the look and the lock.
+            if (taken.FolderIsEmpty) return taken;
+            taken.Dispose();
+        }
     }
 
     /// <summary>Deletes the files of an earlier run (for --force) and temporary files a killed write left behind.</summary>

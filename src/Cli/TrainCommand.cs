@@ -4,6 +4,7 @@ using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Figures;
+using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Cli;
@@ -25,12 +26,12 @@ public static class TrainCommand
         var data = CommonOptions.Data();
         var limit = new Option<int?>("--limit") { Description = "Train on the first N images only." };
         var noShuffle = new Option<bool>("--no-shuffle") { Description = "Keep the data set's order instead of reshuffling every epoch." };
-        var init = new Option<string?>("--init") { Description = "Start from these weights (safetensors with PyTorch's key names)." };
-        var outDir = new Option<string?>("--out", "-o") { Description = "Folder for the run's outputs. Default: a new folder under runs/." };
+        var init = new Option<string?>("--init") { Description = "Start from these weights (safetensors with PyTorch's key names), or from the parameters of a run's checkpoint." };
+        var outDir = new Option<string?>("--out", "-o") { Description = "Folder for the run's outputs. Default: a new folder under runs/ named for the time it starts." };
         var save = new Option<string?>("-s") { Description = "Where to write the weights. Default: OUT/model.safetensors." };
         var plot = new Option<string?>("-p") { Description = "Where to write the loss plot. Default: OUT/loss.png." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint, up to --epochs in all." };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last).", DefaultValueFactory = _ => 1 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last). Default: 1, or the resumed run's.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite a run already in --out." };
 
         var command = new Command("train", "Train the autoencoder on MNIST and write model.safetensors, metrics.json and loss.png.")
@@ -62,24 +63,60 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>
+    /// Fault injection for tests: with GPUAE_FAULT_START_PAUSE_MS=N a run pauses N ms once it holds its folder's
+    /// lock, before it loads the data, so a test can meet a live run's lock, or signal a run before its first
+    /// batch, every time instead of racing it.
+    /// </summary>
+    public const string StartPauseEnvVar = "GPUAE_FAULT_START_PAUSE_MS";
+
     static int Train(TrainingOptions options, bool bottleneckGiven, AcceleratorKind kind, string? dataOption, string? initPath,
-        string? outOption, string? savePath, string? plotPath, bool verbose, RunControl run)
+        string? outOption, string? saveOption, string? plotOption, bool verbose, RunControl run)
     {
+        // Registered first: a signal during data loading or kernel compilation stops the run at the
+        // next step of its setup, which cleans up, instead of killing it with its folder half made.
+        using var stop = new StopSignal();
+
+        // Where the run writes is checked before anything is created, and then locked against a second
+        // writer before anything in it is read, so that a refused run leaves nothing behind.
+        RunLock runLock;
+        if (run.Resume != null)
+        {
+            if (!Directory.Exists(run.Resume)) throw new UsageException($"--resume: folder {run.Resume} does not exist");
+            RunFolder.CheckOutputs(run.Resume, "--resume", saveOption, plotOption);
+            runLock = RunLock.Acquire(run.Resume, "--resume");
+        }
+        else if (outOption != null)
+        {
+            RunFolder.CheckOutputs(outOption, "--out", saveOption, plotOption);
+            runLock = RunLock.Acquire(outOption, "--out");
+        }
+        else
+        {
+            RunFolder.CheckOutputs(RunFolder.DefaultParent, "--out", saveOption, plotOption);
+            runLock = RunFolder.LockNew(RunFolder.DefaultParent, DateTime.Now);
+        }
+        using var held = runLock;
+        string outDir = runLock.Folder;
+        if (int.TryParse(Environment.GetEnvironmentVariable(StartPauseEnvVar), out var pauseMs) && pauseMs > 0) Thread.Sleep(pauseMs);
+
         // Everything that can be wrong with the input is checked before any work starts, and before
-        // the output folder is touched, so that a refused run leaves nothing behind.
+        // the output folder is written to.
         Checkpoint? resumed = null;
+        int checkpointEvery = run.CheckpointEvery;
         if (run.Resume != null)
         {
             (resumed, options) = RunFolder.Resume(run.Resume, options, run.Given);
-            outOption = run.Resume;
+            if (!run.Given.Contains("--checkpoint-every")) checkpointEvery = resumed.CheckpointEvery;
         }
+        else RunFolder.RefuseExistingRun(outDir, run.Force);
         float[]? initial = null;
         if (initPath != null)
         {
-            var loaded = ModelFile.Load(initPath, bottleneckGiven ? options.Bottleneck : null);
-            options = options with { Bottleneck = loaded.Layout.Architecture.Bottleneck };
-            initial = loaded.Flat;
+            (int bottleneck, initial) = LoadInit(initPath, bottleneckGiven ? options.Bottleneck : null);
+            options = options with { Bottleneck = bottleneck };
         }
+        if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
         var (set, dataDir) = DataCommand.Load(dataOption, MnistSplit.Train);
         if (options.Limit is { } n)
         {
@@ -91,10 +128,9 @@ public static class TrainCommand
         var test = Mnist.FileNames(MnistSplit.Test).All(f => Mnist.Find(dataDir, f) != null) ? Mnist.Load(dataDir, MnistSplit.Test) : null;
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
         initial ??= layout.Initialize(options.Seed);
-        string outDir = outOption ?? Path.Combine("runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-        if (resumed == null) RunFolder.RefuseExistingRun(outDir, run.Force);
-        savePath ??= Path.Combine(outDir, RunFolder.Model);
-        plotPath ??= Path.Combine(outDir, RunFolder.Plot);
+        string savePath = saveOption ?? Path.Combine(outDir, RunFolder.Model);
+        string plotPath = plotOption ?? Path.Combine(outDir, RunFolder.Plot);
+        if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
 
         using var context = Accelerators.CreateContext();
         using var accelerator = Accelerators.Create(context, kind);
@@ -124,20 +160,63 @@ public static class TrainCommand
         metrics.Epochs.AddRange(resumed?.History ?? []);
         using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
         if (resumed != null) trainer.ImportState(resumed.State);
-        // Only now, with the accelerator and its memory in hand, does the run touch its folder.
-        Directory.CreateDirectory(outDir);
+        if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
+        // Only now, with the accelerator and its memory in hand, does the run change its folder.
         RunFolder.Clear(outDir, earlierRun: resumed == null);
 
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
-        var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
-        int exit = loop.Run(resumed?.State.Epoch);
+        var loop = new TrainLoop(trainer, options, metrics, outDir, checkpointEvery, () => new Checkpoint(trainer.ExportState(),
+            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList())
+            { CheckpointEvery = checkpointEvery }, monitor);
+        int exit = loop.Run(resumed, stop);
         if (exit != ExitCodes.Ok) return exit;
 
-        ModelFile.Save(savePath, layout, trainer.DownloadParameters());
-        metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
-        LossFigure.Save(plotPath, metrics);
+        try
+        {
+            ModelFile.Save(savePath, layout, trainer.DownloadParameters());
+            metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
+            LossFigure.Save(plotPath, metrics);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Training is done and checkpointed: a resume of the finished run trains nothing and writes these again.
+            var checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
+            var again = string.Join("", new[] { ("-s", saveOption), ("-p", plotOption) }.Where(o => o.Item2 != null).Select(o => $" {o.Item1} {o.Item2}"));
+            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (File.Exists(checkpointPath)
+                ? $"training finished, and its checkpoint after epoch {options.Epochs} is kept in {checkpointPath}; " +
+                  $"{(e is DiskFullException ? "once the disk has room, " : "")}write the outputs with: gpuae train --resume {outDir}{again}"
+                : "no checkpoint was written"));
+            return ExitCodes.Failure;
+        }
         Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
         return ExitCodes.Ok;
+    }
+
+    static int StoppedBeforeTraining(string outDir, bool resuming)
+    {
+        Console.Error.WriteLine(resuming
+            ? $"stopped before training started; {outDir} is as it was, and resume with: gpuae train --resume {outDir}"
+            : "stopped before training started; nothing was written");
+        return ExitCodes.Interrupted;
+    }
+
+    /// <summary>
+    /// The starting weights of --init: a weights file, or a run's checkpoint, of which a new run takes only the
+    /// parameters (its Adam moments, step and position belong to that run; --resume continues it).
+    /// </summary>
+    static (int Bottleneck, float[] Flat) LoadInit(string path, int? bottleneck)
+    {
+        if (SafeTensors.Read(path).Metadata.GetValueOrDefault("format") != Checkpoint.Format)
+        {
+            var loaded = ModelFile.Load(path, bottleneck);
+            return (loaded.Layout.Architecture.Bottleneck, loaded.Flat);
+        }
+        var c = Checkpoint.Load(path);
+        string file = Path.GetFileName(path);
+        if (bottleneck is { } z && z != c.Options.Bottleneck)
+            throw new UsageException($"--init: {file}: bottleneck is {c.Options.Bottleneck} (a checkpoint of a run with -z {c.Options.Bottleneck}), but {z} was asked for");
+        int bad = Array.FindIndex(c.State.Parameters, v => !float.IsFinite(v));
+        if (bad >= 0) throw new UsageException($"--init: {file}: the checkpoint's parameters hold a non-finite value ({c.State.Parameters[bad]}) at element {bad}");
+        return (c.Options.Bottleneck, c.State.Parameters);
     }
 }

@@ -6,7 +6,8 @@ namespace GpuAutoencoder.Cli;
 /// <summary>
 /// The epochs of gpuae train, with what keeps a run from losing work: a checkpoint every
 /// <paramref name="checkpointEvery"/> epochs and after the last, a checkpoint and exit 130 on
-/// Ctrl-C or SIGTERM, and no checkpoint over the last good one once the loss is not finite.
+/// Ctrl-C or SIGTERM, no checkpoint over the last good one once the loss is not finite, and exit 1
+/// with the last good checkpoint kept when a write fails (a full disk).
 /// </summary>
 /// <param name="snapshot">The checkpoint of the current trainer state.</param>
 /// <param name="testSet">Measures the test MSE after each epoch; null when there is no test split.</param>
@@ -14,11 +15,16 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
     int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null)
 {
     string CheckpointPath => Path.Combine(outDir, Checkpoint.FileName);
+    // Where the checkpoint on disk stands, as the messages say it; null while there is none.
+    string? kept;
 
-    /// <summary>Trains up to options.Epochs and returns the exit code; <paramref name="lastCheckpointEpoch"/> is that of a resumed checkpoint.</summary>
-    public int Run(int? lastCheckpointEpoch)
+    static string Where(Checkpoint c) => c.State.Batch == 0 ? $"after epoch {c.State.Epoch}" : $"in epoch {c.State.Epoch + 1} after batch {c.State.Batch}";
+
+    /// <summary>Trains up to options.Epochs and returns the exit code; <paramref name="resumed"/> is the checkpoint the run continues.</summary>
+    public int Run(Checkpoint? resumed, StopSignal stop)
     {
-        using var stop = new StopSignal();
+        kept = resumed == null ? null : Where(resumed);
+        stop.Then = "stopping after the current batch to write a checkpoint";
         var line = new ProgressLine();
         var progress = new InlineProgress<BatchProgress>(p => line.Show(
             $"epoch {p.Epoch}/{options.Epochs}  batch {p.BatchesDone}/{p.Batches}  {p.ImagesPerSecond:F0} img/s  ETA {p.EtaSeconds:F0} s"));
@@ -40,19 +46,25 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
                 metrics.Epochs.Add(EpochRecord.From(r) with { TestMse = testMse });
-                if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs)
-                {
-                    Save();
-                    lastCheckpointEpoch = r.Epoch;
-                }
+                if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs) Save();
             }
             return ExitCodes.Ok;
         }
         catch (NonFiniteLossException e)
         {
             line.Clear();
-            Console.Error.WriteLine($"gpuae: error: {e.Message}; " + (lastCheckpointEpoch is { } good
-                ? $"the last good checkpoint (after epoch {good}) is kept in {CheckpointPath}"
+            Console.Error.WriteLine($"gpuae: error: {e.Message}; " + (kept != null
+                ? $"the last good checkpoint ({kept}) is kept in {CheckpointPath}"
+                : "no checkpoint had been written yet"));
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A write failed (a full disk, most likely): what is on disk is the last complete checkpoint,
+            // because every file is replaced whole or not at all.
+            line.Clear();
+            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (kept != null
+                ? $"the checkpoint {kept} is kept in {CheckpointPath}; {(e is Training.IO.DiskFullException ? "once the disk has room, " : "")}continue with: gpuae train --resume {outDir}"
                 : "no checkpoint had been written yet"));
             return ExitCodes.Failure;
         }
@@ -60,7 +72,9 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
 
     void Save()
     {
-        snapshot().Save(CheckpointPath);
+        var c = snapshot();
+        c.Save(CheckpointPath);
+        kept = Where(c);
         metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
     }
 }

@@ -28,6 +28,10 @@ public sealed record Checkpoint(
     string Schedule,
     IReadOnlyList<EpochRecord> History)
 {
+    /// <summary>--checkpoint-every of the run, which a resume keeps unless it is given again. Checkpoints written
+    /// before it was recorded lack it and read as 1, the default.</summary>
+    public int CheckpointEvery { get; init; } = 1;
+
     public const string FileName = "checkpoint.safetensors";
     public const string Format = "gpuae-checkpoint";
     public const int FormatVersion = 1;
@@ -64,6 +68,7 @@ public sealed record Checkpoint(
             ["history"] = JsonSerializer.Serialize(History),
         };
         if (Init != null) metadata["init"] = Init;
+        metadata["checkpoint_every"] = CheckpointEvery.ToString(CultureInfo.InvariantCulture);
         metadata["checksum"] = Checksum(metadata, tensors);
         SafeTensors.Write(path, tensors, metadata);
     }
@@ -114,7 +119,11 @@ public sealed record Checkpoint(
         var state = new TrainerState(flats[0], flats[1], flats[2], Parse<long>("step"), Parse<ulong>("shuffle_state"),
             Parse<int>("epoch"), batch, losses);
         return new Checkpoint(state, options, Parse<int>("images"), metadata.GetValueOrDefault("init"), Get("dataset_sha256"),
-            Get("accelerator"), Get("device"), Get("schedule"), FromJson<List<EpochRecord>>("history"));
+            Get("accelerator"), Get("device"), Get("schedule"), FromJson<List<EpochRecord>>("history"))
+        {
+            CheckpointEvery = !metadata.ContainsKey("checkpoint_every") ? 1
+                : Parse<int>("checkpoint_every") is >= 1 and var every ? every : throw Error($"metadata checkpoint_every must be at least 1, got {Get("checkpoint_every")}"),
+        };
     }
 
     /// <summary>

@@ -47,8 +47,10 @@ public sealed class DeviceTrainer : IDisposable
     /// <summary>How often progress may be reported; each report costs one device synchronisation.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <param name="memoryBudget">Bytes of device memory the trainer may use; the device's whole memory when null.
+    /// Lowering it is how a test meets an out-of-memory device on the CPU accelerator.</param>
     public DeviceTrainer(DeviceKernels kernels, ParameterLayout layout, byte[] imageBytes, int imageCount,
-        TrainingOptions options, float[] initialParameters)
+        TrainingOptions options, float[] initialParameters, long? memoryBudget = null)
     {
         options.Validate();
         if (initialParameters.Length != layout.Length)
@@ -66,7 +68,8 @@ public sealed class DeviceTrainer : IDisposable
         long needed = DeviceBytes(layout, imageCount, options.BatchSize);
         try
         {
-            if (needed > accelerator.MemorySize) throw new OutOfMemoryException($"the device has {accelerator.MemorySize:N0} bytes");
+            if (needed > (memoryBudget ?? accelerator.MemorySize))
+                throw new OutOfMemoryException(memoryBudget is { } budget ? $"the budget is {budget:N0} bytes" : $"the device has {accelerator.MemorySize:N0} bytes");
             images = Own(accelerator.Allocate1D(imageBytes.AsSpan(0, imageCount * Architecture.Pixels).ToArray()));
             permutation = Own(accelerator.Allocate1D(Enumerable.Range(0, imageCount).ToArray()));
             parameters = Own(accelerator.Allocate1D(initialParameters));
