@@ -25,9 +25,9 @@ public static class TrainCommand
         var data = CommonOptions.Data();
         var limit = new Option<int?>("--limit") { Description = "Train on the first N images only." };
         var noShuffle = new Option<bool>("--no-shuffle") { Description = "Keep the data set's order instead of reshuffling every epoch." };
-        var init = new Option<string?>("--init") { Description = "Start from these weights (safetensors with PyTorch's key names)." };
+        var init = new Option<string?>("--init") { Description = "Start from these weights (safetensors or a torch.save .pth, with PyTorch's key names)." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for the run's outputs. Default: a new folder under runs/." };
-        var save = new Option<string?>("-s") { Description = "Where to write the weights. Default: OUT/model.safetensors." };
+        var save = new Option<string?>("-s") { Description = "Where to write the weights: PyTorch's torch.save format when it ends in .pth or .pt, safetensors otherwise. Default: OUT/model.safetensors." };
         var plot = new Option<string?>("-p") { Description = "Where to write the loss plot. Default: OUT/loss.png." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint, up to --epochs in all." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last).", DefaultValueFactory = _ => 1 };
