@@ -8,7 +8,8 @@ public sealed class ModelFormatException(string message) : Exception(message);
 /// <summary>
 /// Weights with PyTorch's state_dict names and shapes (fc1.weight [392,784] … fc4.bias [784]), so they
 /// load into the lab's class and weights trained by PyTorch load here: safetensors by default
-/// (<c>safetensors.torch.load_file</c>), PyTorch's own zip format for .pth/.pt (<c>torch.load</c>).
+/// (<c>safetensors.torch.load_file</c>), PyTorch's own zip format for .pth/.pt (<c>torch.load</c>),
+/// and, for reading only, an ONNX autoencoder that gpuae exported.
 /// </summary>
 public static class ModelFile
 {
@@ -23,10 +24,11 @@ public static class ModelFile
         else SafeTensors.Write(path, tensors, metadata);
     }
 
-    /// <summary>The tensors of a weights file, by its content: torch.save's zip, else safetensors.</summary>
+    /// <summary>The tensors of a weights file, by its content: torch.save's zip, an ONNX graph (by extension), else safetensors.</summary>
     static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) ReadTensors(string path)
     {
         if (PthFile.LooksLikeZip(path)) return (PthFile.Read(path), []);
+        if (Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)) return OnnxModelReader.Read(path);
         return SafeTensors.Read(path);
     }
 
