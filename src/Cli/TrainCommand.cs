@@ -32,11 +32,12 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint, up to --epochs in all." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last).", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite a run already in --out." };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Plain progress lines instead of the live bar (the default when stderr is not a terminal)." };
 
         var command = new Command("train", "Train the autoencoder on MNIST and write model.safetensors, metrics.json and loss.png.")
         {
             accelerator, epochs, batch, bottleneck, lr, gamma, seed, data, limit, noShuffle, init, outDir, save, plot,
-            resume, checkpointEvery, force,
+            resume, checkpointEvery, force, noProgress,
         };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
@@ -57,13 +58,13 @@ public static class TrainCommand
             run.Validate();
             return Train(options, given.Contains(bottleneck.Name), CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!),
                 parse.GetValue(data), parse.GetValue(init), parse.GetValue(outDir), parse.GetValue(save), parse.GetValue(plot),
-                parse.GetValue(CommonOptions.Verbose), run);
+                parse.GetValue(CommonOptions.Verbose), run, TrainingProgress.For(parse.GetValue(noProgress)));
         }));
         return command;
     }
 
     static int Train(TrainingOptions options, bool bottleneckGiven, AcceleratorKind kind, string? dataOption, string? initPath,
-        string? outOption, string? savePath, string? plotPath, bool verbose, RunControl run)
+        string? outOption, string? savePath, string? plotPath, bool verbose, RunControl run, ITrainingProgress display)
     {
         // Everything that can be wrong with the input is checked before any work starts, and before
         // the output folder is touched, so that a refused run leaves nothing behind.
@@ -130,7 +131,7 @@ public static class TrainCommand
 
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
         var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
+            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor, display);
         int exit = loop.Run(resumed?.State.Epoch);
         if (exit != ExitCodes.Ok) return exit;
 

@@ -10,35 +10,38 @@ namespace GpuAutoencoder.Cli;
 /// </summary>
 /// <param name="snapshot">The checkpoint of the current trainer state.</param>
 /// <param name="testSet">Measures the test MSE after each epoch; null when there is no test split.</param>
+/// <param name="display">Shows progress and the epoch lines; by default the plain lines on stdout and stderr.</param>
 public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, RunMetrics metrics, string outDir,
-    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null)
+    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null, ITrainingProgress? display = null)
 {
+    readonly ITrainingProgress display = display ?? new PlainProgress(Console.Out, Console.Error);
+
     string CheckpointPath => Path.Combine(outDir, Checkpoint.FileName);
 
     /// <summary>Trains up to options.Epochs and returns the exit code; <paramref name="lastCheckpointEpoch"/> is that of a resumed checkpoint.</summary>
-    public int Run(int? lastCheckpointEpoch)
+    public int Run(int? lastCheckpointEpoch) => display.Run(() => RunEpochs(lastCheckpointEpoch));
+
+    int RunEpochs(int? lastCheckpointEpoch)
     {
         using var stop = new StopSignal();
-        var line = new ProgressLine();
-        var progress = new InlineProgress<BatchProgress>(p => line.Show(
-            $"epoch {p.Epoch}/{options.Epochs}  batch {p.BatchesDone}/{p.Batches}  {p.ImagesPerSecond:F0} img/s  ETA {p.EtaSeconds:F0} s"));
+        var progress = new InlineProgress<BatchProgress>(p => display.Batch(p, options.Epochs));
         try
         {
             while (trainer.Epoch < options.Epochs)
             {
                 var r = trainer.TrainEpoch(trainer.Epoch, progress, stop.Token);
-                line.Clear();
                 if (!r.Complete)
                 {
                     Save();
-                    Console.Error.WriteLine($"interrupted in epoch {r.Epoch}/{options.Epochs} after batch {r.BatchesDone}/{r.Batches}; " +
+                    display.Note($"interrupted in epoch {r.Epoch}/{options.Epochs} after batch {r.BatchesDone}/{r.Batches}; " +
                         $"checkpoint written to {CheckpointPath}");
-                    Console.Error.WriteLine($"resume with: gpuae train --resume {outDir}");
+                    display.Note($"resume with: gpuae train --resume {outDir}");
                     return ExitCodes.Interrupted;
                 }
                 double? testMse = testSet?.Measure(trainer.Parameters);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
+                display.Epoch(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"),
+                    r.Loss, testMse);
                 metrics.Epochs.Add(EpochRecord.From(r) with { TestMse = testMse });
                 if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs)
                 {
@@ -50,8 +53,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
         }
         catch (NonFiniteLossException e)
         {
-            line.Clear();
-            Console.Error.WriteLine($"gpuae: error: {e.Message}; " + (lastCheckpointEpoch is { } good
+            display.Note($"gpuae: error: {e.Message}; " + (lastCheckpointEpoch is { } good
                 ? $"the last good checkpoint (after epoch {good}) is kept in {CheckpointPath}"
                 : "no checkpoint had been written yet"));
             return ExitCodes.Failure;
