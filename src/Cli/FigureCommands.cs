@@ -12,7 +12,7 @@ namespace GpuAutoencoder.Cli;
 /// <summary>The lab's figures, one command each: summary, reconstruct, denoise, interpolate, evaluate, latent.</summary>
 public static class FigureCommands
 {
-    static Option<string> ModelOption() => new("--model", "-m") { Description = "Weights: safetensors with PyTorch's key names (fc1.weight …); the bottleneck is read from the shapes.", Required = true };
+    static Option<string> ModelOption() => new("--model", "-m") { Description = "Weights: safetensors or a torch.save .pth with PyTorch's key names (fc1.weight …), or an autoencoder gpuae exported to .onnx; the bottleneck is read from the shapes.", Required = true };
     static Option<string> SplitOption() => new Option<string>("--split") { Description = "Which MNIST split to use.", DefaultValueFactory = _ => "test" }.AcceptOnlyFromAmong("test", "train");
     static Option<string> OutputOption() => new("--output", "-o") { Description = "Where to write the PNG.", Required = true };
 

@@ -20,6 +20,7 @@ public static class Program
             FigureCommands.Evaluate(),
             FigureCommands.Latent(),
             ReportCommand.Create(),
+            ExportCommand.Create(),
         };
         root.Options.Add(CommonOptions.Verbose);
         var parsed = root.Parse(args);

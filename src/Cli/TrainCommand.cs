@@ -26,18 +26,19 @@ public static class TrainCommand
         var data = CommonOptions.Data();
         var limit = new Option<int?>("--limit") { Description = "Train on the first N images only." };
         var noShuffle = new Option<bool>("--no-shuffle") { Description = "Keep the data set's order instead of reshuffling every epoch." };
-        var init = new Option<string?>("--init") { Description = "Start from these weights (safetensors with PyTorch's key names), or from the parameters of a run's checkpoint." };
+        var init = new Option<string?>("--init") { Description = "Start from these weights (safetensors or a torch.save .pth, with PyTorch's key names), or from the parameters of a run's checkpoint." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Folder for the run's outputs. Default: a new folder under runs/ named for the time it starts." };
-        var save = new Option<string?>("-s") { Description = "Where to write the weights. Default: OUT/model.safetensors." };
+        var save = new Option<string?>("-s") { Description = "Where to write the weights: PyTorch's torch.save format when it ends in .pth or .pt, safetensors otherwise. Default: OUT/model.safetensors." };
         var plot = new Option<string?>("-p") { Description = "Where to write the loss plot. Default: OUT/loss.png." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint, up to --epochs in all." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last). Default: 1, or the resumed run's.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite a run already in --out." };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Plain progress lines instead of the live bar (the default when stderr is not a terminal)." };
 
         var command = new Command("train", "Train the autoencoder on MNIST and write model.safetensors, metrics.json and loss.png.")
         {
             accelerator, epochs, batch, bottleneck, lr, gamma, seed, data, limit, noShuffle, init, outDir, save, plot,
-            resume, checkpointEvery, force,
+            resume, checkpointEvery, force, noProgress,
         };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
@@ -58,7 +59,7 @@ public static class TrainCommand
             run.Validate();
             return Train(options, given.Contains(bottleneck.Name), CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!),
                 parse.GetValue(data), parse.GetValue(init), parse.GetValue(outDir), parse.GetValue(save), parse.GetValue(plot),
-                parse.GetValue(CommonOptions.Verbose), run);
+                parse.GetValue(CommonOptions.Verbose), run, TrainingProgress.For(parse.GetValue(noProgress)));
         }));
         return command;
     }
@@ -71,7 +72,7 @@ public static class TrainCommand
     public const string StartPauseEnvVar = "GPUAE_FAULT_START_PAUSE_MS";
 
     static int Train(TrainingOptions options, bool bottleneckGiven, AcceleratorKind kind, string? dataOption, string? initPath,
-        string? outOption, string? saveOption, string? plotOption, bool verbose, RunControl run)
+        string? outOption, string? saveOption, string? plotOption, bool verbose, RunControl run, ITrainingProgress display)
     {
         // Registered first: a signal during data loading or kernel compilation stops the run at the
         // next step of its setup, which cleans up, instead of killing it with its folder half made.
@@ -167,7 +168,7 @@ public static class TrainCommand
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
         var loop = new TrainLoop(trainer, options, metrics, outDir, checkpointEvery, () => new Checkpoint(trainer.ExportState(),
             options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList())
-            { CheckpointEvery = checkpointEvery }, monitor);
+            { CheckpointEvery = checkpointEvery }, monitor, display);
         int exit = loop.Run(resumed, stop);
         if (exit != ExitCodes.Ok) return exit;
 

@@ -11,9 +11,12 @@ namespace GpuAutoencoder.Cli;
 /// </summary>
 /// <param name="snapshot">The checkpoint of the current trainer state.</param>
 /// <param name="testSet">Measures the test MSE after each epoch; null when there is no test split.</param>
+/// <param name="display">Shows progress and the epoch lines; by default the plain lines on stdout and stderr.</param>
 public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, RunMetrics metrics, string outDir,
-    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null)
+    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null, ITrainingProgress? display = null)
 {
+    readonly ITrainingProgress display = display ?? new PlainProgress(Console.Out, Console.Error);
+
     string CheckpointPath => Path.Combine(outDir, Checkpoint.FileName);
     // Where the checkpoint on disk stands, as the messages say it; null while there is none.
     string? kept;
@@ -21,30 +24,30 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
     static string Where(Checkpoint c) => c.State.Batch == 0 ? $"after epoch {c.State.Epoch}" : $"in epoch {c.State.Epoch + 1} after batch {c.State.Batch}";
 
     /// <summary>Trains up to options.Epochs and returns the exit code; <paramref name="resumed"/> is the checkpoint the run continues.</summary>
-    public int Run(Checkpoint? resumed, StopSignal stop)
+    public int Run(Checkpoint? resumed, StopSignal stop) => display.Run(() => RunEpochs(resumed, stop));
+
+    int RunEpochs(Checkpoint? resumed, StopSignal stop)
     {
         kept = resumed == null ? null : Where(resumed);
         stop.Then = "stopping after the current batch to write a checkpoint";
-        var line = new ProgressLine();
-        var progress = new InlineProgress<BatchProgress>(p => line.Show(
-            $"epoch {p.Epoch}/{options.Epochs}  batch {p.BatchesDone}/{p.Batches}  {p.ImagesPerSecond:F0} img/s  ETA {p.EtaSeconds:F0} s"));
+        var progress = new InlineProgress<BatchProgress>(p => display.Batch(p, options.Epochs));
         try
         {
             while (trainer.Epoch < options.Epochs)
             {
                 var r = trainer.TrainEpoch(trainer.Epoch, progress, stop.Token);
-                line.Clear();
                 if (!r.Complete)
                 {
                     Save();
-                    Console.Error.WriteLine($"interrupted in epoch {r.Epoch}/{options.Epochs} after batch {r.BatchesDone}/{r.Batches}; " +
+                    display.Note($"interrupted in epoch {r.Epoch}/{options.Epochs} after batch {r.BatchesDone}/{r.Batches}; " +
                         $"checkpoint written to {CheckpointPath}");
-                    Console.Error.WriteLine($"resume with: gpuae train --resume {outDir}");
+                    display.Note($"resume with: gpuae train --resume {outDir}");
                     return ExitCodes.Interrupted;
                 }
                 double? testMse = testSet?.Measure(trainer.Parameters);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"));
+                display.Epoch(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"),
+                    r.Loss, testMse);
                 metrics.Epochs.Add(EpochRecord.From(r) with { TestMse = testMse });
                 if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs) Save();
             }
@@ -52,8 +55,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
         }
         catch (NonFiniteLossException e)
         {
-            line.Clear();
-            Console.Error.WriteLine($"gpuae: error: {e.Message}; " + (kept != null
+            display.Note($"gpuae: error: {e.Message}; " + (kept != null
                 ? $"the last good checkpoint ({kept}) is kept in {CheckpointPath}"
                 : "no checkpoint had been written yet"));
             return ExitCodes.Failure;
@@ -62,8 +64,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
         {
             // A write failed (a full disk, most likely): what is on disk is the last complete checkpoint,
             // because every file is replaced whole or not at all.
-            line.Clear();
-            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (kept != null
+            display.Note($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (kept != null
                 ? $"the checkpoint {kept} is kept in {CheckpointPath}; {(e is Training.IO.DiskFullException ? "once the disk has room, " : "")}continue with: gpuae train --resume {outDir}"
                 : "no checkpoint had been written yet"));
             return ExitCodes.Failure;

@@ -3,15 +3,31 @@ using GpuAutoencoder.Training.IO;
 namespace GpuAutoencoder.Training.Model;
 
 /// <summary>
-/// Weights as safetensors with PyTorch's state_dict names and shapes (fc1.weight [392,784] … fc4.bias [784]),
-/// so <c>model.load_state_dict(safetensors.torch.load_file(path))</c> works on the lab's class, and
-/// weights trained by PyTorch load here.
+/// Weights with PyTorch's state_dict names and shapes (fc1.weight [392,784] … fc4.bias [784]), so they
+/// load into the lab's class and weights trained by PyTorch load here: safetensors by default
+/// (<c>safetensors.torch.load_file</c>), PyTorch's own zip format for .pth/.pt (<c>torch.load</c>),
+/// and, for reading only, an ONNX autoencoder that gpuae exported.
 /// </summary>
 public static class ModelFile
 {
-    public static void Save(string path, ParameterLayout layout, float[] flat, IReadOnlyDictionary<string, string>? metadata = null) =>
-        SafeTensors.Write(path, layout.Tensors()
-            .Select(t => new Tensor(t.Name, t.Shape, flat.AsSpan(t.Offset, t.Length).ToArray())).ToList(), metadata);
+    /// <summary>True for the extensions PyTorch's torch.save files use.</summary>
+    public static bool IsPth(string path) =>
+        Path.GetExtension(path).ToLowerInvariant() is ".pth" or ".pt";
+
+    public static void Save(string path, ParameterLayout layout, float[] flat, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var tensors = layout.Tensors().Select(t => new Tensor(t.Name, t.Shape, flat.AsSpan(t.Offset, t.Length).ToArray())).ToList();
+        if (IsPth(path)) PthFile.Write(path, tensors);
+        else SafeTensors.Write(path, tensors, metadata);
+    }
+
+    /// <summary>The tensors of a weights file, by its content: torch.save's zip, an ONNX graph (by extension), else safetensors.</summary>
+    static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) ReadTensors(string path)
+    {
+        if (PthFile.LooksLikeZip(path)) return (PthFile.Read(path), []);
+        if (Path.GetExtension(path).Equals(".onnx", StringComparison.OrdinalIgnoreCase)) return OnnxModelReader.Read(path);
+        return SafeTensors.Read(path);
+    }
 
     /// <summary>
     /// Loads weights, inferring the bottleneck from fc2.weight, and checks every tensor's name,
@@ -19,7 +35,7 @@ public static class ModelFile
     /// </summary>
     public static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) Load(string path, int? expectedBottleneck = null)
     {
-        var (tensors, metadata) = SafeTensors.Read(path);
+        var (tensors, metadata) = ReadTensors(path);
         string file = Path.GetFileName(path);
         if (!tensors.TryGetValue("fc2.weight", out var fc2) || fc2.Shape.Length != 2)
             throw new ModelFormatException($"{file}: no 2-D tensor fc2.weight, so this is not a gpuae/lab autoencoder");

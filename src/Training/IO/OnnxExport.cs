@@ -1,0 +1,113 @@
+using System.Globalization;
+using Google.Protobuf;
+using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training.Model;
+using Onnx;
+
+namespace GpuAutoencoder.Training.IO;
+
+/// <summary>Which layers an exported graph holds.</summary>
+public enum OnnxPart { Autoencoder, Encoder, Decoder }
+
+/// <summary>
+/// The autoencoder as an ONNX graph of Gemm, Relu and Sigmoid nodes with the weights as
+/// initializers under their PyTorch names, built from OnnxSharp's generated protobuf classes.
+/// Opset 17 and IR version 8, which every ONNX Runtime since 1.13 loads; the batch dimension is
+/// symbolic, so one file serves any batch size.
+/// </summary>
+public static class OnnxExport
+{
+    public const int Opset = 17;
+    public const long IrVersion = 8;
+    public const string Producer = "gpuae";
+    public const string ImageName = "image", CodeName = "code", ReconstructionName = "reconstruction", BatchDim = "N";
+    // Metadata keys: what a reader needs to recognise the file as gpuae's and to rebuild the model.
+    public const string PartKey = "gpuae_part", ArchitectureKey = "architecture", BottleneckKey = "bottleneck", SourceKey = "source_sha256";
+
+    public static ModelProto Build(ParameterLayout layout, float[] flat, OnnxPart part, string sourceSha256, string producerVersion)
+    {
+        var architecture = layout.Architecture;
+        var (first, last) = part switch
+        {
+            OnnxPart.Encoder => (0, 2),
+            OnnxPart.Decoder => (2, 4),
+            _ => (0, 4),
+        };
+        string input = first == 0 ? ImageName : CodeName, output = last == 4 ? ReconstructionName : CodeName;
+        int inWidth = first == 0 ? Architecture.Pixels : architecture.Bottleneck, outWidth = last == 4 ? Architecture.Pixels : architecture.Bottleneck;
+
+        var graph = new GraphProto { Name = $"gpuae_{part.ToString().ToLowerInvariant()}" };
+        graph.Input.Add(Value(input, inWidth));
+        graph.Output.Add(Value(output, outWidth));
+        string current = input;
+        for (int i = first; i < last; i++)
+        {
+            var slot = layout.Slots[i];
+            string name = slot.Spec.Name, weight = $"{name}.weight", bias = $"{name}.bias";
+            graph.Initializer.Add(Floats(weight, [slot.Spec.Outputs, slot.Spec.Inputs], flat.AsSpan(slot.WeightOffset, slot.Spec.WeightCount)));
+            graph.Initializer.Add(Floats(bias, [slot.Spec.Outputs], flat.AsSpan(slot.BiasOffset, slot.Spec.Outputs)));
+            // nn.Linear: y = x·Wᵀ + b, with W stored [out, in] as PyTorch keeps it.
+            var gemm = new NodeProto { OpType = "Gemm", Name = $"{name}_gemm" };
+            gemm.Input.Add(current);
+            gemm.Input.Add(weight);
+            gemm.Input.Add(bias);
+            gemm.Output.Add($"{name}_linear");
+            gemm.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+            graph.Node.Add(gemm);
+
+            string activation = slot.Spec.Activation == Activation.Sigmoid ? "Sigmoid" : "Relu";
+            current = i == last - 1 ? output : $"{name}_{activation.ToLowerInvariant()}";
+            var act = new NodeProto { OpType = activation, Name = $"{name}_{activation.ToLowerInvariant()}" };
+            act.Input.Add($"{name}_linear");
+            act.Output.Add(current);
+            graph.Node.Add(act);
+        }
+
+        string widths = string.Join("-", architecture.Layers.Select(l => l.Inputs).Append(Architecture.Pixels));
+        string description = $"MNIST MLP autoencoder {widths} (ReLU, ReLU, ReLU, Sigmoid), bottleneck z = {architecture.Bottleneck}; " +
+            $"this file: the {part.ToString().ToLowerInvariant()}, {input} [N, {inWidth}] -> {output} [N, {outWidth}]; " +
+            $"weights from a file with SHA-256 {sourceSha256}. Written by gpuae.";
+        graph.DocString = description;
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = Producer,
+            ProducerVersion = producerVersion,
+            DocString = description,
+            Graph = graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var (key, value) in new[]
+        {
+            (PartKey, part.ToString().ToLowerInvariant()),
+            (ArchitectureKey, $"{widths} relu,relu,relu,sigmoid"),
+            (BottleneckKey, architecture.Bottleneck.ToString(CultureInfo.InvariantCulture)),
+            (SourceKey, sourceSha256),
+        })
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return model;
+    }
+
+    /// <summary>Writes the graph atomically, so a failed export leaves no partial file.</summary>
+    public static void Write(string path, ModelProto model) => AtomicFile.Write(path, s => model.WriteTo(s));
+
+    static ValueInfoProto Value(string name, int width)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = BatchDim });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+        };
+    }
+
+    static TensorProto Floats(string name, long[] dims, ReadOnlySpan<float> values)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        t.Dims.Add(dims);
+        t.FloatData.Add(values.ToArray());
+        return t;
+    }
+}

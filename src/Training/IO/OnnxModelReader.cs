@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using Google.Protobuf;
+using GpuAutoencoder.Training.Model;
+using Onnx;
+
+namespace GpuAutoencoder.Training.IO;
+
+/// <summary>
+/// Reads back the weights of a whole autoencoder that gpuae exported to ONNX, so a deployed file can
+/// be checked with evaluate and the figures. Any other graph (another producer, only the encoder or
+/// decoder, other operators or wiring) is refused: gpuae runs its own kernels, not the graph.
+/// </summary>
+public static class OnnxModelReader
+{
+    /// <summary>The largest ONNX file read: the autoencoder's weights are a few megabytes.</summary>
+    public const long MaxBytes = 256L << 20;
+
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
+    {
+        string file = Path.GetFileName(path);
+        long length = new FileInfo(path).Length;
+        if (length > MaxBytes) throw Error(file, $"{length} bytes is more than an exported autoencoder can be");
+        ModelProto model;
+        try { model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
+        catch (InvalidProtocolBufferException e) { throw Error(file, $"not an ONNX model ({e.Message.ReplaceLineEndings(" ")})"); }
+
+        var metadata = model.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        if (model.ProducerName != OnnxExport.Producer || !metadata.TryGetValue(OnnxExport.PartKey, out var part))
+            throw Error(file, $"not an ONNX graph that gpuae exported (producer '{model.ProducerName}'); gpuae reads back only its own exports");
+        if (part != "autoencoder")
+            throw Error(file, $"holds only the {part}; evaluate and the figures need the whole autoencoder (export with --part autoencoder)");
+        var graph = model.Graph ?? throw Error(file, "has no graph");
+
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var t in graph.Initializer)
+        {
+            if (t.DataType != (int)TensorProto.Types.DataType.Float) throw Error(file, $"initializer {t.Name} is not float32");
+            var shape = t.Dims.Select(d => d is >= 0 and <= int.MaxValue ? (int)d : throw Error(file, $"initializer {t.Name} has dimension {d}")).ToArray();
+            long count = shape.Aggregate(1L, (n, d) => n * d);
+            float[] data;
+            if (t.FloatData.Count > 0) data = [.. t.FloatData];
+            else
+            {
+                var raw = t.RawData.Span;
+                if (raw.Length % 4 != 0) throw Error(file, $"initializer {t.Name} has {raw.Length} raw bytes, not whole floats");
+                data = new float[raw.Length / 4];
+                for (int i = 0; i < data.Length; i++) data[i] = BinaryPrimitives.ReadSingleLittleEndian(raw[(4 * i)..]);
+            }
+            if (data.Length != count) throw Error(file, $"initializer {t.Name} has {data.Length} values for shape [{string.Join(",", shape)}]");
+            tensors[t.Name] = new Tensor(t.Name, shape, data);
+        }
+        CheckWiring(file, graph);
+        return (tensors, metadata);
+    }
+
+    /// <summary>The graph must compute exactly what gpuae's kernels will: Gemm(transB) then the layer's activation, four times, in order.</summary>
+    static void CheckWiring(string file, GraphProto graph)
+    {
+        string[] activations = ["Relu", "Relu", "Relu", "Sigmoid"];
+        var nodes = graph.Node;
+        if (nodes.Count != 8 || graph.Input.Count(i => graph.Initializer.All(t => t.Name != i.Name)) != 1 || graph.Output.Count != 1)
+            throw Error(file, "its graph is not the 4-layer autoencoder gpuae exports");
+        string current = graph.Input.First(i => graph.Initializer.All(t => t.Name != i.Name)).Name;
+        for (int layer = 0; layer < 4; layer++)
+        {
+            var (gemm, act) = (nodes[2 * layer], nodes[2 * layer + 1]);
+            string name = $"fc{layer + 1}";
+            bool ok = gemm.OpType == "Gemm" && gemm.Domain == "" && gemm.Input.SequenceEqual([current, $"{name}.weight", $"{name}.bias"])
+                && gemm.Attribute.Count == 1 && gemm.Attribute[0] is { Name: "transB", I: 1 }
+                && act.OpType == activations[layer] && act.Domain == "" && act.Input.SequenceEqual([gemm.Output.Single()]) && act.Attribute.Count == 0;
+            if (!ok) throw Error(file, $"its layer {name} is not Gemm(transB=1) followed by {activations[layer]} as gpuae exports it");
+            current = act.Output.Single();
+        }
+        if (graph.Output[0].Name != current) throw Error(file, "its output is not the last layer's");
+    }
+
+    static ModelFormatException Error(string file, string what) => new($"{file}: {what}");
+}
