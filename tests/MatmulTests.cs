@@ -22,7 +22,7 @@ public class MatmulTests
     [TestCaseSource(nameof(Cases))]
     public void MatchesFloat64Reference(MatmulShape shape, MatmulVersion version, int m, int n, int k)
     {
-        var rng = new Random();
+        var rng = TestSeed.Random();
         var kernels = TestAccelerator.Kernels(Schedule.Cpu);
         var acc = kernels.Accelerator;
         switch (shape)

@@ -23,7 +23,7 @@ public class TiledMatmulTests
     {
         var kernels = TestAccelerator.WideGpuSchedule;
         var acc = kernels.Accelerator;
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] dyOrX = Compare.Random(rng, m * (shape == MatmulShape.Forward ? k : n));
         float[] other = Compare.Random(rng, shape == MatmulShape.BackwardWeight ? m * k : n * k);
         float[] aux = shape == MatmulShape.Forward ? Compare.Random(rng, n) : Compare.Random(rng, m * k).Select(v => Math.Max(0f, v)).ToArray();
@@ -56,7 +56,7 @@ public class TiledMatmulTests
     public void MseRowPerGroupMatchesReference(int rows, int cols)
     {
         var kernels = TestAccelerator.WideGpuSchedule;
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] y = Compare.Random(rng, rows * cols, 0.001f, 0.999f), t = Compare.Random(rng, rows * cols, 0f, 1f);
         using var dy = kernels.Accelerator.Allocate1D(y);
         using var dt = kernels.Accelerator.Allocate1D(t);

@@ -11,7 +11,7 @@ public class TrainingTests
     public void ReferenceGradientsMatchCentralFiniteDifferences()
     {
         var layout = new ParameterLayout(new Architecture(bottleneck: 3));
-        var rng = new Random();
+        var rng = TestSeed.Random();
         var model = new ReferenceModel(layout, layout.Initialize((ulong)rng.NextInt64()));
         const int rows = 3;
         var input = Enumerable.Range(0, rows * Architecture.Pixels).Select(_ => rng.NextDouble()).ToArray();
@@ -38,7 +38,7 @@ public class TrainingTests
     public void OneTrainingStepMatchesReference(int rows, int bottleneck)
     {
         var layout = new ParameterLayout(new Architecture(bottleneck));
-        var rng = new Random();
+        var rng = TestSeed.Random();
         var images = TestImages.Synthetic(rows, rng.Next());
         var initial = layout.Initialize((ulong)rng.NextInt64());
         var options = new TrainingOptions { BatchSize = rows, Bottleneck = bottleneck, Shuffle = false, Epochs = 1 };
