@@ -94,6 +94,51 @@ public class TrainingTests
     }
 
     [Test]
+    public void OneShuffledEpochMatchesReferenceFedTheSamePermutation()
+    {
+        const int count = 300, batch = 128; // two whole batches and a partial one of 44
+        var images = TestImages.Training(count);
+        var layout = new ParameterLayout(new Architecture());
+        var options = new TrainingOptions { BatchSize = batch, Epochs = 1, Seed = (ulong)TestSeed.Current };
+        var initial = layout.Initialize(options.Seed);
+        var kernels = TestAccelerator.Kernels(Schedule.Cpu);
+
+        using var shuffled = new DeviceTrainer(kernels, layout, images, count, options, initial);
+        // The epoch's permutation comes from the trainer's shuffle generator, the documented SplitMix64,
+        // whose state before the draw the trainer exposes for checkpoints.
+        var permutation = new SplitMix64(shuffled.ShuffleState).Permutation(count);
+        Assert.That(permutation, Is.Not.EqualTo(Enumerable.Range(0, count)));
+        var device = shuffled.TrainEpoch(0);
+
+        var permuted = permutation.SelectMany(i => images.Skip(i * Architecture.Pixels).Take(Architecture.Pixels)).ToArray();
+        var reference = new ReferenceModel(layout, initial);
+        var losses = new List<double>();
+        for (int first = 0; first < count; first += batch)
+        {
+            int rows = Math.Min(batch, count - first);
+            losses.Add(reference.TrainStep(ReferenceModel.Scale(permuted, first, rows), rows, options.LearningRateAt(0), options));
+        }
+        Assert.That(device.Loss, Is.EqualTo(losses.Average()).Within(1e-4 * losses.Average()), "mean batch loss");
+
+        // The weights follow the reference's too. Three Adam steps move a parameter by about ±3·lr, and
+        // where a gradient is within float error of zero the device and the reference can step apart, so
+        // the whole update is compared: its distance from the reference's, relative to the update itself.
+        double Distance(IReadOnlyList<float> a, IReadOnlyList<double> b) => Math.Sqrt(Enumerable.Range(0, b.Count).Sum(i => (a[i] - b[i]) * (a[i] - b[i])));
+        var update = Distance(initial, reference.Parameters);
+        var got = shuffled.DownloadParameters();
+        double error = Distance(got, reference.Parameters) / update;
+
+        using var unshuffled = new DeviceTrainer(kernels, layout, images, count, options with { Shuffle = false }, initial);
+        unshuffled.TrainEpoch(0);
+        var inOrder = unshuffled.DownloadParameters();
+        double orderError = Distance(inOrder, reference.Parameters) / update;
+        TestContext.Out.WriteLine($"update {update:E3}; relative distance from the reference: shuffled {error:E3}, unshuffled {orderError:E3}");
+        Assert.That(inOrder, Is.Not.EqualTo(got), "shuffled and unshuffled epochs give the same weights");
+        Assert.That(error, Is.LessThan(1e-3), "shuffled weights against the reference fed the same permutation");
+        Assert.That(orderError, Is.GreaterThan(10 * error), "the unshuffled run is as close to the reference as the shuffled one");
+    }
+
+    [Test]
     public void ThreeEpochsOn4096ImagesMatchReferenceLosses()
     {
         const int count = 4096;
