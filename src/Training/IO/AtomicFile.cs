@@ -11,10 +11,12 @@ public static class AtomicFile
     /// <summary>
     /// Fault injection for tests: with GPUAE_FAULT_WRITE_PAUSE_MS=N every write pauses N ms after its
     /// content reaches the temporary file and before the flush and rename, so a test can kill the
-    /// process inside that window every time instead of hoping to hit it. See docs/CHECKPOINT.md.
+    /// process inside that window every time instead of hoping to hit it. While it pauses, a marker
+    /// file (the temporary file's name + <see cref="PausedSuffix"/>) says so. See docs/CHECKPOINT.md.
     /// </summary>
     public const string FaultPauseEnvVar = "GPUAE_FAULT_WRITE_PAUSE_MS";
     static readonly int faultPauseMs = int.TryParse(Environment.GetEnvironmentVariable(FaultPauseEnvVar), out var ms) ? ms : 0;
+    public const string PausedSuffix = ".paused";
 
     public static void Write(string path, Action<Stream> write)
     {
@@ -28,7 +30,7 @@ public static class AtomicFile
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 write(stream);
-                if (faultPauseMs > 0) Thread.Sleep(faultPauseMs);
+                if (faultPauseMs > 0) Pause(temp);
                 // Without this the rename can reach the disk before the data, and a power loss
                 // would leave an empty file under the final name.
                 stream.Flush(flushToDisk: true);
@@ -40,6 +42,13 @@ public static class AtomicFile
             try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    static void Pause(string temp)
+    {
+        File.WriteAllBytes(temp + PausedSuffix, []);
+        Thread.Sleep(faultPauseMs);
+        File.Delete(temp + PausedSuffix);
     }
 
     /// <summary>The search pattern of the temporary files a write of <paramref name="fileName"/> uses; a process
