@@ -16,7 +16,7 @@ public class ElementwiseTests(Schedule schedule)
     [TestCase(2049, 1)]
     public void ColumnSums(int rows, int cols)
     {
-        var src = Compare.Random(new Random(), rows * cols);
+        var src = Compare.Random(TestSeed.Random(), rows * cols);
         using var d = Kernels.Accelerator.Allocate1D(src);
         using var sums = TestAccelerator.Poisoned(cols);
         Kernels.ColumnSums(d.View, rows, cols, sums.View);
@@ -29,7 +29,7 @@ public class ElementwiseTests(Schedule schedule)
     [TestCase(2048, 784)]
     public void MseSigmoidBackward(int rows, int cols)
     {
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] y = Compare.Random(rng, rows * cols, 0.001f, 0.999f), t = Compare.Random(rng, rows * cols, 0f, 1f);
         using var dy = Kernels.Accelerator.Allocate1D(y);
         using var dt = Kernels.Accelerator.Allocate1D(t);
@@ -46,7 +46,7 @@ public class ElementwiseTests(Schedule schedule)
     [TestCase(1000, 784)]
     public void RowSquaredErrors(int rows, int cols)
     {
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] a = Compare.Random(rng, rows * cols, 0f, 1f), b = Compare.Random(rng, rows * cols, -1f, 2f);
         using var da = Kernels.Accelerator.Allocate1D(a);
         using var db = Kernels.Accelerator.Allocate1D(b);
@@ -61,7 +61,7 @@ public class ElementwiseTests(Schedule schedule)
     [TestCase(622504)]
     public void Adam(int n)
     {
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] p = Compare.Random(rng, n), g = Compare.Random(rng, n, -0.01f, 0.01f);
         float[] m = Compare.Random(rng, n, -0.01f, 0.01f), v = Compare.Random(rng, n, 0f, 1e-4f);
         long step = rng.Next(1, 1000);
@@ -82,7 +82,7 @@ public class ElementwiseTests(Schedule schedule)
     [TestCase(2048, 784, 1000)]
     public void GatherBatch(int rows, int pixels, int first)
     {
-        var rng = new Random();
+        var rng = TestSeed.Random();
         int count = first + rows + 3;
         var images = new byte[count * pixels];
         rng.NextBytes(images);

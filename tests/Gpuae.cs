@@ -69,12 +69,18 @@ public static class TestData
     /// <summary>The shared MNIST when this machine has it, else a folder of generated images (4096 of them).</summary>
     public static string Mnist => TestPaths.SharedMnist ?? generated.Value;
 
-    /// <summary>Writes raw train-images/train-labels IDX files of <paramref name="count"/> generated images into dir.</summary>
+    /// <summary>
+    /// Writes raw IDX files of generated images into dir, as MNIST has them: <paramref name="count"/>
+    /// training images and a test split a quarter that size (at least one), drawn apart from them.
+    /// </summary>
     public static string Folder(string dir, int count, int seed = 1234)
     {
         Directory.CreateDirectory(dir);
+        int testCount = Math.Max(1, count / 4);
         File.WriteAllBytes(Path.Combine(dir, "train-images-idx3-ubyte"), Images(TestImages.Synthetic(count, seed), count));
         File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte"), Labels(count));
+        File.WriteAllBytes(Path.Combine(dir, "t10k-images-idx3-ubyte"), Images(TestImages.Synthetic(testCount, seed + 1), testCount));
+        File.WriteAllBytes(Path.Combine(dir, "t10k-labels-idx1-ubyte"), Labels(testCount));
         return dir;
     }
 

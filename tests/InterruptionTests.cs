@@ -82,8 +82,10 @@ public class InterruptionTests
     [Test]
     public void SigkillDuringACheckpointWriteLeavesThePreviousCheckpointLoadable()
     {
-        var rng = new Random();
-        const int pauseMs = 800;
+        // Each write pauses before its flush and rename and leaves a marker while it does; the kill
+        // lands on that marker, so it is inside the write every time. The pause only has to outlast
+        // the time from seeing the marker to the kill.
+        const int pauseMs = 2000;
         string run = "";
         Checkpoint? survivor = null;
         for (int attempt = 0; attempt < 3; attempt++)
@@ -95,22 +97,21 @@ public class InterruptionTests
             _ = child.StandardOutput.ReadToEndAsync();
             var stderr = child.StandardError.ReadToEndAsync();
 
-            // Wait for a write over an existing checkpoint: its temporary file exists while the old file is still in place.
+            // Wait for a write over an existing checkpoint to pause: the old file is still in place.
             byte[]? previous = null;
             var clock = Stopwatch.StartNew();
-            while (previous == null && clock.Elapsed < TimeSpan.FromSeconds(60) && !child.HasExited)
+            while (previous == null && clock.Elapsed < TimeSpan.FromSeconds(180) && !child.HasExited)
             {
-                if (File.Exists(checkpoint) && Directory.EnumerateFiles(run, AtomicFile.TempPattern(Checkpoint.FileName)).Any())
+                if (File.Exists(checkpoint) && Directory.EnumerateFiles(run, AtomicFile.TempPattern(Checkpoint.FileName) + AtomicFile.PausedSuffix).Any())
                     previous = File.ReadAllBytes(checkpoint);
                 else Thread.Sleep(5);
             }
-            Assert.That(previous, Is.Not.Null, $"no second checkpoint write within a minute; stderr:\n{(child.HasExited ? stderr.Result : "")}");
-            Thread.Sleep(rng.Next(pauseMs * 3 / 4));
+            Assert.That(previous, Is.Not.Null, $"no paused write over a checkpoint within 3 minutes; stderr:\n{(child.HasExited ? stderr.Result : "")}");
             child.Kill(); // SIGKILL: no handler, no finally block runs
             child.WaitForExit();
 
-            Assert.That(Directory.EnumerateFiles(run, AtomicFile.TempPattern(Checkpoint.FileName)), Is.Not.Empty,
-                "the kill landed inside the write, which left its temporary file");
+            Assert.That(Directory.EnumerateFiles(run, AtomicFile.TempPattern(Checkpoint.FileName) + AtomicFile.PausedSuffix), Is.Not.Empty,
+                "the kill landed while the write was paused");
             Assert.That(File.ReadAllBytes(checkpoint), Is.EqualTo(previous), "the previous checkpoint is untouched");
             survivor = Checkpoint.Load(checkpoint);
             Assert.That(survivor.State.Epoch, Is.GreaterThanOrEqualTo(1));

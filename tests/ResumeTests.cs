@@ -1,6 +1,8 @@
 using GpuAutoencoder.Cli;
+using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.IO;
+using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Tests;
 
@@ -14,7 +16,8 @@ public class ResumeTests
     /// <summary>A small CPU run; <paramref name="extra"/> adds options or overrides these.</summary>
     static string[] Train(string outDir, params string[] extra)
     {
-        string[] defaults = ["--accelerator", "cpu", "--data", TestData.Mnist, "--limit", "1024", "--batch", "256", "--out", outDir];
+        // Four batches an epoch, the last one partial (232 images).
+        string[] defaults = ["--accelerator", "cpu", "--data", TestData.Mnist, "--limit", "1000", "--batch", "256", "--out", outDir];
         return ["train", .. defaults.Chunk(2).Where(pair => !extra.Contains(pair[0])).SelectMany(pair => pair), .. extra];
     }
 
@@ -74,7 +77,7 @@ public class ResumeTests
         Assert.That(File.ReadAllBytes(Path.Combine(run, Checkpoint.FileName)), Is.EqualTo(before), "refusals leave the checkpoint alone");
 
         // Options that agree with the checkpoint are accepted, so a command line can be repeated with --resume.
-        Ok(Resume("--batch", "256", "--limit", "1024", "--epochs", "3"));
+        Ok(Resume("--batch", "256", "--limit", "1000", "--epochs", "3"));
     }
 
     [Test]
@@ -89,6 +92,33 @@ public class ResumeTests
         var c = Checkpoint.Load(Path.Combine(run, Checkpoint.FileName));
         Assert.That((c.State.Epoch, c.State.Batch), Is.EqualTo((1, 0)));
         Assert.That(c.State.Parameters.All(float.IsFinite));
+    }
+
+    [Test]
+    public void CheckpointEveryTwoOfFourEpochsCheckpointsAfterEpochsTwoAndFourOnly()
+    {
+        const int count = 250;
+        var options = new TrainingOptions { Epochs = 4, BatchSize = 100, Seed = 5 };
+        var layout = new ParameterLayout(new Architecture(options.Bottleneck));
+        using var trainer = new DeviceTrainer(TestAccelerator.Kernels(Schedule.Cpu), layout, TestImages.Training(count), count, options,
+            layout.Initialize(options.Seed));
+        var metrics = new RunMetrics
+        {
+            Config = RunConfig.From(options, count, null), Accelerator = "cpu", Device = "test", Schedule = Schedule.Cpu.Name,
+            Parameters = layout.Architecture.ParameterCount, DatasetSha256 = "sha",
+        };
+        // The loop takes a snapshot for every checkpoint it writes; the epoch each one records says when.
+        var written = new List<int>();
+        var loop = new TrainLoop(trainer, options, metrics, _dir, checkpointEvery: 2, () =>
+        {
+            var state = trainer.ExportState();
+            written.Add(state.Epoch);
+            return new Checkpoint(state, options, count, null, "sha", "cpu", "test", Schedule.Cpu.Name, metrics.Epochs.ToList());
+        });
+
+        Assert.That(loop.Run(lastCheckpointEpoch: null), Is.EqualTo(ExitCodes.Ok));
+        Assert.That(written, Is.EqualTo(new[] { 2, 4 }), "epochs after which a checkpoint was written");
+        Assert.That(Checkpoint.Load(Path.Combine(_dir, Checkpoint.FileName)).State.Epoch, Is.EqualTo(4));
     }
 
     [Test]

@@ -13,30 +13,34 @@ public class TiledMatmulTests
     {
         // One partial tile; thin shapes; several tiles with ragged edges; a depth long enough to split.
         int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20], [20, 300, 9]];
+        // The forward product runs under every activation: Sigmoid alone squeezes errors by up to 4×
+        // and would hide an epilogue that ignores the activation it is given.
         foreach (var shape in Enum.GetValues<MatmulShape>())
-            foreach (var size in sizes)
-                yield return new TestCaseData(MatmulVersion.Tiled, shape, size[0], size[1], size[2]).SetName($"Tiled_{shape}_{size[0]}x{size[1]}x{size[2]}");
+            foreach (var act in shape == MatmulShape.Forward ? Enum.GetValues<Activation>() : [Activation.Identity])
+                foreach (var size in sizes)
+                    yield return new TestCaseData(MatmulVersion.Tiled, shape, act, size[0], size[1], size[2])
+                        .SetName($"Tiled_{shape}{(shape == MatmulShape.Forward ? $"_{act}" : "")}_{size[0]}x{size[1]}x{size[2]}");
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void MatchesFloat64Reference(MatmulVersion version, MatmulShape shape, int m, int n, int k)
+    public void MatchesFloat64Reference(MatmulVersion version, MatmulShape shape, Activation act, int m, int n, int k)
     {
         var kernels = TestAccelerator.WideGpuSchedule;
         var acc = kernels.Accelerator;
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] dyOrX = Compare.Random(rng, m * (shape == MatmulShape.Forward ? k : n));
         float[] other = Compare.Random(rng, shape == MatmulShape.BackwardWeight ? m * k : n * k);
         float[] aux = shape == MatmulShape.Forward ? Compare.Random(rng, n) : Compare.Random(rng, m * k).Select(v => Math.Max(0f, v)).ToArray();
         var (rows, cols) = shape switch { MatmulShape.Forward => (m, n), MatmulShape.BackwardInput => (m, k), _ => (n, k) };
         var epilogue = shape switch
         {
-            MatmulShape.Forward => Epilogue.Bias(Activation.Sigmoid),
+            MatmulShape.Forward => Epilogue.Bias(act),
             MatmulShape.BackwardInput => Epilogue.ReluMask,
             _ => Epilogue.None,
         };
         double[] expected = shape switch
         {
-            MatmulShape.Forward => MatmulReference.Forward(dyOrX, other, aux, m, n, k, Activation.Sigmoid),
+            MatmulShape.Forward => MatmulReference.Forward(dyOrX, other, aux, m, n, k, act),
             MatmulShape.BackwardInput => MatmulReference.BackwardInput(dyOrX, other, aux, m, n, k),
             _ => MatmulReference.BackwardWeight(dyOrX, other, m, n, k),
         };
@@ -47,7 +51,7 @@ public class TiledMatmulTests
         var ran = kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue, version);
         Assert.That(ran, Is.EqualTo(version));
         int depth = shape switch { MatmulShape.Forward => k, MatmulShape.BackwardInput => n, _ => m };
-        Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"tiled {shape}");
+        Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"tiled {shape} {act}");
     }
 
     [TestCase(1, 1)]
@@ -56,7 +60,7 @@ public class TiledMatmulTests
     public void MseRowPerGroupMatchesReference(int rows, int cols)
     {
         var kernels = TestAccelerator.WideGpuSchedule;
-        var rng = new Random();
+        var rng = TestSeed.Random();
         float[] y = Compare.Random(rng, rows * cols, 0.001f, 0.999f), t = Compare.Random(rng, rows * cols, 0f, 1f);
         using var dy = kernels.Accelerator.Allocate1D(y);
         using var dt = kernels.Accelerator.Allocate1D(t);

@@ -18,10 +18,12 @@ public static class AtomicFile
     /// <summary>
     /// Fault injection for tests: with GPUAE_FAULT_WRITE_PAUSE_MS=N every write pauses N ms after its
     /// content reaches the temporary file and before the flush and rename, so a test can kill the
-    /// process inside that window every time instead of hoping to hit it. See docs/CHECKPOINT.md.
+    /// process inside that window every time instead of hoping to hit it. While it pauses, a marker
+    /// file (the temporary file's name + <see cref="PausedSuffix"/>) says so. See docs/CHECKPOINT.md.
     /// </summary>
     public const string FaultPauseEnvVar = "GPUAE_FAULT_WRITE_PAUSE_MS";
     static readonly int faultPauseMs = int.TryParse(Environment.GetEnvironmentVariable(FaultPauseEnvVar), out var ms) ? ms : 0;
+    public const string PausedSuffix = ".paused";
 
     /// <summary>Opens the temporary file <paramref name="temp"/> of a write of <paramref name="target"/> (both full paths).</summary>
     public delegate Stream Opener(string target, string temp);
@@ -58,7 +60,7 @@ public static class AtomicFile
             using (var stream = (injected.Value ?? Disk)(full, temp))
             {
                 write(stream);
-                if (faultPauseMs > 0) Thread.Sleep(faultPauseMs);
+                if (faultPauseMs > 0) Pause(temp);
                 // Without this the rename can reach the disk before the data, and a power loss
                 // would leave an empty file under the final name.
                 if (stream is FileStream file) file.Flush(flushToDisk: true);
@@ -96,6 +98,13 @@ public static class AtomicFile
     public static bool IsDiskFull(IOException e) => OperatingSystem.IsWindows()
         ? e.HResult is unchecked((int)0x80070070) or unchecked((int)0x80070027)
         : e.HResult == 28;
+
+    static void Pause(string temp)
+    {
+        File.WriteAllBytes(temp + PausedSuffix, []);
+        Thread.Sleep(faultPauseMs);
+        File.Delete(temp + PausedSuffix);
+    }
 
     /// <summary>The search pattern of the temporary files a write of <paramref name="fileName"/> uses; a process
     /// killed mid-write leaves one behind, which is safe to delete once no writer is running.</summary>
