@@ -116,7 +116,8 @@ public class ResumeTests
             return new Checkpoint(state, options, count, null, "sha", "cpu", "test", Schedule.Cpu.Name, metrics.Epochs.ToList());
         });
 
-        Assert.That(loop.Run(lastCheckpointEpoch: null), Is.EqualTo(ExitCodes.Ok));
+        using var stop = new StopSignal();
+        Assert.That(loop.Run(resumed: null, stop), Is.EqualTo(ExitCodes.Ok));
         Assert.That(written, Is.EqualTo(new[] { 2, 4 }), "epochs after which a checkpoint was written");
         Assert.That(Checkpoint.Load(Path.Combine(_dir, Checkpoint.FileName)).State.Epoch, Is.EqualTo(4));
     }
