@@ -74,7 +74,9 @@ public static class DiagnosticCommands
         var groups = new Option<int?>("--groups-per-sm") { Description = "Tuning: split tiled products along their depth until they give this many groups per multiprocessor." };
         var version = new Option<int?>("--matmul-version") { Description = "Tuning: run this matrix-product version (1 naive, 2 blocked, 3 tiled) instead of the schedule's." };
         var optimize = new Option<int>("--ilgpu-optimization") { Description = "Tuning: ILGPU's optimisation level for the kernels, 0, 1 or 2.", DefaultValueFactory = _ => 1 };
-        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version, optimize };
+        var peer = new Option<string?>("--peer") { Description = "Also time a peer library on the same products: cublas (cuBLAS SGEMM; CUDA only)." }
+            .AcceptOnlyFromAmong("cublas");
+        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
@@ -88,6 +90,8 @@ public static class DiagnosticCommands
             };
             using var context = Accelerators.CreateContext(optimization: level);
             using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
+            if (parse.GetValue(peer) == "cublas" && acc.AcceleratorType != AcceleratorType.Cuda)
+                throw new UsageException($"--peer cublas: cuBLAS is unavailable on the {Accelerators.Name(acc.AcceleratorType)} accelerator (it needs CUDA)");
             var schedule = Schedule.For(acc);
             if (parse.GetValue(groups) is { } g) schedule = schedule with { GroupsPerMultiprocessor = Math.Max(1, g) };
             if (parse.GetValue(version) is { } v)
@@ -96,6 +100,15 @@ public static class DiagnosticCommands
                 schedule = schedule with { Matmul = (MatmulVersion)v };
             }
             using var kernels = new DeviceKernels(acc, schedule);
+            if (parse.GetValue(peer) == "cublas")
+            {
+                var products = CublasPeer.Run(kernels, parse.GetValue(steps), parse.GetValue(batch));
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(products, new JsonSerializerOptions { WriteIndented = true }));
+                else
+                    PrintProducts(acc.Name, products);
+                return ExitCodes.Ok;
+            }
             if (!parse.GetValue(json)) Console.Error.WriteLine($"bench: {acc.Name}, schedule {kernels.Schedule.Name}, warming up…");
             var r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
             if (parse.GetValue(json))
@@ -105,6 +118,18 @@ public static class DiagnosticCommands
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    static void PrintProducts(string device, IReadOnlyList<ProductTiming> products)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine($"products of one step on {device}: our kernels beside cuBLAS SGEMM (fp32), same buffers");
+        Console.WriteLine($"  {"product",-22} {"M×N×K",-16} {"ours ms",9} {"cuBLAS ms",10} {"ours TF/s",10} {"cuBLAS TF/s",12} {"ratio",7} {"max |diff|",11}");
+        foreach (var p in products)
+            Console.WriteLine(string.Create(c,
+                $"  {p.Product,-22} {$"{p.M}×{p.N}×{p.K}",-16} {p.OursMs,9:F4} {p.CublasMs,10:F4} {p.OursTflops,10:F2} {p.CublasTflops,12:F2} {p.OursMs / p.CublasMs,7:F2} {p.MaxAbsDifference,11:E2}"));
+        double ours = products.Sum(p => p.OursMs), theirs = products.Sum(p => p.CublasMs);
+        Console.WriteLine(string.Create(c, $"  {"all products",-22} {"",-16} {ours,9:F4} {theirs,10:F4} {"",10} {"",12} {ours / theirs,7:F2}"));
     }
 
     static void Print(BenchmarkResult r)
@@ -117,6 +142,9 @@ public static class DiagnosticCommands
         if (r.MeasuredEpochSeconds is { } m)
             Console.WriteLine(string.Create(c, $"  epoch (measured)  {m,10:F2} s      estimate off by {(r.EstimatedEpochSeconds / m - 1) * 100:+0.0;-0.0} %"));
         Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step"));
+        if (r.GraphPath != null)
+            Console.WriteLine(string.Create(c,
+                $"  graph path        {r.GraphPath}: Adam update on its own stream {r.GraphProbePlainSeconds * 1e3:F3} ms launched, {r.GraphProbeReplaySeconds * 1e3:F3} ms through the replay path"));
         Console.WriteLine($"  {"family",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
         foreach (var f in r.Families)
             Console.WriteLine(string.Create(c, $"  {f.Family,-18} {f.SecondsPerStep * 1e3,10:F3} {f.Gflops,10:F1} {f.Share,7:P1}"));

@@ -49,14 +49,12 @@ public static class MatmulTiled
                 nextA = FetchA(a, s, tid, GroupSize, row0, p0 + Depth, pEnd);
                 nextB = FetchB(b, s, tid, GroupSize, col0, p0 + Depth, pEnd);
             }
-            for (int k = 0; k < Depth; k++)
-            {
-                Float4 av = aTile[k * Stride4 + ty], bv = bTile[k * Stride4 + tx];
-                c0 = Float4.MulAdd(c0, av.X, bv);
-                c1 = Float4.MulAdd(c1, av.Y, bv);
-                c2 = Float4.MulAdd(c2, av.Z, bv);
-                c3 = Float4.MulAdd(c3, av.W, bv);
-            }
+            // The 16-deep slice unrolled by hand, in order (ILGPU 1.5.3 no longer unrolls loops):
+            // constant shared-memory offsets and no loop counter; results are bit-identical.
+            MultiplySlice(aTile, bTile, ty, tx, 0, ref c0, ref c1, ref c2, ref c3);
+            MultiplySlice(aTile, bTile, ty, tx, 4, ref c0, ref c1, ref c2, ref c3);
+            MultiplySlice(aTile, bTile, ty, tx, 8, ref c0, ref c1, ref c2, ref c3);
+            MultiplySlice(aTile, bTile, ty, tx, 12, ref c0, ref c1, ref c2, ref c3);
             Group.Barrier();
         }
 
@@ -67,6 +65,21 @@ public static class MatmulTiled
         StoreRow(slab, aux, s, rowBase + 1, colBase, c1, final);
         StoreRow(slab, aux, s, rowBase + 2, colBase, c2, final);
         StoreRow(slab, aux, s, rowBase + 3, colBase, c3, final);
+    }
+
+    /// <summary>Four depth steps k0..k0+3 of the register block: c_r += a[k, 4·ty + r] · b[k, 4·tx..].</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    static void MultiplySlice(ArrayView<Float4> aTile, ArrayView<Float4> bTile, int ty, int tx, int k0,
+        ref Float4 c0, ref Float4 c1, ref Float4 c2, ref Float4 c3)
+    {
+        Float4 av = aTile[k0 * Stride4 + ty], bv = bTile[k0 * Stride4 + tx];
+        c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
+        av = aTile[(k0 + 1) * Stride4 + ty]; bv = bTile[(k0 + 1) * Stride4 + tx];
+        c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
+        av = aTile[(k0 + 2) * Stride4 + ty]; bv = bTile[(k0 + 2) * Stride4 + tx];
+        c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
+        av = aTile[(k0 + 3) * Stride4 + ty]; bv = bTile[(k0 + 3) * Stride4 + tx];
+        c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
     }
 
     // A slice holds Tile×Depth elements. A thread moves elements e0, e0 + stride, e0 + 2·stride and

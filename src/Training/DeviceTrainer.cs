@@ -31,6 +31,8 @@ public sealed class DeviceTrainer : IDisposable
     // activations[0] is the input batch, activations[4] the reconstruction; deltas[l] is the gradient
     // with respect to the pre-activation of layer l's output (the same shape as activations[l + 1]).
     readonly MemoryBuffer1D<float, Stride1D.Dense>[] activations, deltas;
+    // Adam's per-step scalars in device memory, so a step takes no per-step host argument for them.
+    readonly AdamStepTable adamSteps;
 
     /// <summary>Adam steps taken so far.</summary>
     public long Step { get; private set; }
@@ -82,6 +84,8 @@ public sealed class DeviceTrainer : IDisposable
             batchLosses = Own(accelerator.Allocate1D<float>(BatchesPerEpoch));
             activations = widths.Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             deltas = widths.Skip(1).Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
+            // One upload covers an epoch (the learning rate changes each epoch), or 512 steps at one rate.
+            owned.Add(adamSteps = new AdamStepTable(accelerator, Math.Max(BatchesPerEpoch, 512), options.Beta1, options.Beta2, options.Epsilon));
         }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException)
         {
@@ -241,8 +245,7 @@ public sealed class DeviceTrainer : IDisposable
 
         if (!families.HasFlag(KernelFamilies.Adam)) return;
         Step++;
-        kernels.Adam(p, g, adamM.View, adamV.View, layout.Length,
-            new AdamStep(learningRate, options.Beta1, options.Beta2, options.Epsilon, Step));
+        BytesToDevice += adamSteps.Apply(Step, learningRate, p, g, adamM.View, adamV.View, layout.Length);
     }
 
     /// <summary>The current parameters in the padded flat layout (synchronises).</summary>

@@ -1,0 +1,158 @@
+namespace GpuAutoencoder.Kernels;
+
+/// <summary>
+/// Adam whose per-step scalars live in device memory, so that a step's launches take no argument
+/// that changes from one step to the next and can be captured once and replayed (a CUDA graph).
+/// <para>
+/// The host still computes every step's scalars, in double precision exactly as
+/// <see cref="AdamStep"/> does, so results are bit-identical to passing them as arguments on every
+/// accelerator; it only computes them ahead: a table of consecutive steps at one learning rate goes
+/// up once, and a one-thread kernel moves a device-side cursor to the next entry after each step.
+/// Training changes the learning rate once an epoch, so the table is refilled once an epoch, beside
+/// the epoch's permutation.
+/// </para>
+/// </summary>
+public sealed class AdamStepTable : IDisposable
+{
+    readonly Accelerator accelerator;
+    readonly double beta1, beta2, epsilon;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamConstants, ArrayView<float>, ArrayView<int>, int> adam;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<int>> advance;
+    // Entry e holds (lr / (1 − β1ᵗ), √(1 − β2ᵗ)) for t = first + e.
+    readonly MemoryBuffer1D<float, Stride1D.Dense> table;
+    readonly MemoryBuffer1D<int, Stride1D.Dense> cursor;
+    long first = -1;
+    double learningRate = double.NaN;
+    // Where the device cursor stands, mirrored on the host: the kernels are the only writers.
+    int deviceCursor;
+
+    /// <summary>How many consecutive steps one upload covers.</summary>
+    public int Capacity { get; }
+
+    public AdamStepTable(Accelerator accelerator, int capacity, double beta1, double beta2, double epsilon)
+    {
+        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), "must be at least 1");
+        this.accelerator = accelerator;
+        (this.beta1, this.beta2, this.epsilon, Capacity) = (beta1, beta2, epsilon, capacity);
+        adam = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamConstants, ArrayView<float>, ArrayView<int>, int>(AdamTableKernels.Adam);
+        advance = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>>(AdamTableKernels.Advance);
+        table = accelerator.Allocate1D<float>(2L * capacity);
+        cursor = accelerator.Allocate1D<int>(1);
+    }
+
+    /// <summary>
+    /// Makes the device cursor point at Adam step <paramref name="step"/> (counted from 1) at
+    /// <paramref name="learningRate"/>, uploading a new table when the current one does not hold it
+    /// there. Returns the bytes copied to the device (0 when nothing was). Call it outside a capture,
+    /// on the stream the step runs on (the default stream when null).
+    /// </summary>
+    public long Prepare(long step, double learningRate, AcceleratorStream? stream = null)
+    {
+        stream ??= accelerator.DefaultStream;
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), "Adam counts steps from 1");
+        if (learningRate.Equals(this.learningRate) && step == first + deviceCursor && deviceCursor < Capacity) return 0;
+        var entries = new float[2 * Capacity];
+        for (int e = 0; e < Capacity; e++)
+        {
+            var s = new AdamStep(learningRate, beta1, beta2, epsilon, step + e);
+            entries[2 * e] = s.StepSize;
+            entries[2 * e + 1] = s.BiasCorrection2Sqrt;
+        }
+        table.View.CopyFromCPU(stream, entries);
+        cursor.View.MemSetToZero(stream);
+        (first, this.learningRate, deviceCursor) = (step, learningRate, 0);
+        return table.LengthInBytes;
+    }
+
+    /// <summary>
+    /// Enqueues one Adam step over <paramref name="count"/> parameters with the scalars the cursor
+    /// points at, then advances the cursor. Only launches: nothing here reads host state that
+    /// changes between steps, which is what makes it capturable. <see cref="Prepare"/> must have
+    /// been called for this step. Launches on <paramref name="stream"/>, the default stream when null.
+    /// </summary>
+    public void Enqueue(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count,
+        AcceleratorStream? stream = null)
+    {
+        RequireCovered();
+        Launch(param, grad, m, v, count, stream);
+        deviceCursor++;
+    }
+
+    /// <summary>
+    /// The launches of <see cref="Enqueue"/> without its host-side bookkeeping: for capturing into a
+    /// graph, whose every replay must then be followed by <see cref="Advanced"/>.
+    /// </summary>
+    public void Launch(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count,
+        AcceleratorStream? stream = null)
+    {
+        stream ??= accelerator.DefaultStream;
+        int threads = accelerator.AcceleratorType == AcceleratorType.CPU ? Math.Min(count, accelerator.MaxNumThreads) : count;
+        threads = Math.Max(1, threads);
+        adam(stream, threads, param, grad, m, v, count, new AdamConstants((float)beta1, (float)beta2, (float)epsilon), table.View, cursor.View, threads);
+        advance(stream, 1, cursor.View);
+    }
+
+    /// <summary>Records that one launched step has moved the device cursor.</summary>
+    public void Advanced()
+    {
+        RequireCovered();
+        deviceCursor++;
+    }
+
+    void RequireCovered()
+    {
+        if (first < 0 || deviceCursor >= Capacity)
+            throw new InvalidOperationException("the step table does not cover this step; call Prepare first");
+    }
+
+    /// <summary><see cref="Prepare"/> then <see cref="Enqueue"/>; returns the bytes copied to the device.</summary>
+    public long Apply(long step, double learningRate, ArrayView<float> param, ArrayView<float> grad,
+        ArrayView<float> m, ArrayView<float> v, int count)
+    {
+        long bytes = Prepare(step, learningRate);
+        Enqueue(param, grad, m, v, count);
+        return bytes;
+    }
+
+    public void Dispose()
+    {
+        table.Dispose();
+        cursor.Dispose();
+    }
+}
+
+/// <summary>Adam's scalars that stay the same for a whole run.</summary>
+public readonly struct AdamConstants(float beta1, float beta2, float epsilon)
+{
+    public readonly float Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon;
+}
+
+/// <summary>The kernels of <see cref="AdamStepTable"/>.</summary>
+public static class AdamTableKernels
+{
+    /// <summary>
+    /// <see cref="ElementwiseKernels.Adam"/> with the step's scalars read from
+    /// table[cursor[0]], in the same arithmetic order, so results match it bit for bit.
+    /// </summary>
+    public static void Adam(Index1D index, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m,
+        ArrayView<float> v, int count, AdamConstants c, ArrayView<float> table, ArrayView<int> cursor, int stride)
+    {
+        int at = 2 * cursor[0];
+        float stepSize = table[at], biasCorrection2Sqrt = table[at + 1];
+        for (int i = index; i < count; i += stride)
+        {
+            float g = grad[i];
+            float mi = c.Beta1 * m[i] + (1f - c.Beta1) * g;
+            float vi = c.Beta2 * v[i] + (1f - c.Beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            param[i] -= stepSize * mi / (MathF.Sqrt(vi) / biasCorrection2Sqrt + c.Epsilon);
+        }
+    }
+
+    /// <summary>Moves the cursor to the next step's entry; launched with one thread, after the step's Adam.</summary>
+    public static void Advance(Index1D index, ArrayView<int> cursor)
+    {
+        if (index == 0) cursor[0] += 1;
+    }
+}

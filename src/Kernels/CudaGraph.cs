@@ -1,0 +1,162 @@
+using System.Runtime.InteropServices;
+using ILGPU.Runtime.Cuda;
+
+namespace GpuAutoencoder.Kernels;
+
+/// <summary>
+/// A CUDA graph captured from a stream and replayed with one launch, through the driver API:
+/// ILGPU 1.5.3 has no graph API, but its <see cref="CudaStream.StreamPtr"/> is public. The versioned
+/// entry points are bound on purpose: the plain names keep older signatures (cuStreamBeginCapture
+/// without a mode). Capture fails on the legacy default stream, where ILGPU launches by default, so
+/// the work must be enqueued on a stream from <see cref="Accelerator.CreateStream"/>.
+/// </summary>
+public sealed class CudaGraph : IDisposable
+{
+    const string Driver = "libcuda.so.1";
+    // CU_STREAM_CAPTURE_MODE_RELAXED: other threads may keep calling the driver (ILGPU's own
+    // bookkeeping), and nothing in the captured work allocates or synchronises.
+    const int CaptureModeRelaxed = 2;
+
+    [DllImport(Driver)] static extern int cuStreamBeginCapture_v2(IntPtr stream, int mode);
+    [DllImport(Driver)] static extern int cuStreamEndCapture(IntPtr stream, out IntPtr graph);
+    [DllImport(Driver)] static extern int cuGraphInstantiateWithFlags(out IntPtr graphExec, IntPtr graph, ulong flags);
+    [DllImport(Driver)] static extern int cuGraphLaunch(IntPtr graphExec, IntPtr stream);
+    [DllImport(Driver)] static extern int cuGraphExecDestroy(IntPtr graphExec);
+    [DllImport(Driver)] static extern int cuGraphDestroy(IntPtr graph);
+    [DllImport(Driver)] static extern int cuGetErrorName(int error, out IntPtr name);
+
+    readonly IntPtr graph, exec;
+
+    CudaGraph(IntPtr graph, IntPtr exec) => (this.graph, this.exec) = (graph, exec);
+
+    /// <summary>
+    /// Captures what <paramref name="enqueue"/> launches on <paramref name="stream"/> (nothing runs
+    /// yet) and instantiates it. Returns null with the driver's or this method's reason when that
+    /// cannot be done: not a CUDA stream, the default stream, no driver library, or a refusal.
+    /// </summary>
+    public static CudaGraph? TryCapture(AcceleratorStream stream, Action enqueue, out string reason)
+    {
+        if (stream is not CudaStream cuda)
+        {
+            reason = $"not a CUDA stream ({Accelerators.Name(stream.Accelerator.AcceleratorType)} accelerator)";
+            return null;
+        }
+        if (cuda.StreamPtr == IntPtr.Zero)
+        {
+            reason = "the legacy default stream cannot be captured; use a stream from CreateStream()";
+            return null;
+        }
+        try
+        {
+            int r = cuStreamBeginCapture_v2(cuda.StreamPtr, CaptureModeRelaxed);
+            if (r != 0)
+            {
+                reason = $"cuStreamBeginCapture_v2: {ErrorName(r)}";
+                return null;
+            }
+            IntPtr g;
+            try
+            {
+                enqueue();
+            }
+            finally
+            {
+                // Always end the capture, or the stream stays unusable.
+                r = cuStreamEndCapture(cuda.StreamPtr, out g);
+            }
+            if (r != 0 || g == IntPtr.Zero)
+            {
+                reason = $"cuStreamEndCapture: {ErrorName(r)}";
+                if (g != IntPtr.Zero) cuGraphDestroy(g);
+                return null;
+            }
+            r = cuGraphInstantiateWithFlags(out var exec, g, 0);
+            if (r != 0)
+            {
+                cuGraphDestroy(g);
+                reason = $"cuGraphInstantiateWithFlags: {ErrorName(r)}";
+                return null;
+            }
+            reason = "";
+            return new CudaGraph(g, exec);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            reason = $"the CUDA driver's graph API is not available ({e.GetType().Name}: {e.Message})";
+            return null;
+        }
+    }
+
+    /// <summary>Enqueues one replay of the whole graph on <paramref name="stream"/>.</summary>
+    public void Launch(CudaStream stream)
+    {
+        int r = cuGraphLaunch(exec, stream.StreamPtr);
+        if (r != 0) throw new InvalidOperationException($"cuGraphLaunch: {ErrorName(r)}");
+    }
+
+    static string ErrorName(int error)
+    {
+        try
+        {
+            return cuGetErrorName(error, out var name) == 0 && name != IntPtr.Zero
+                ? $"{Marshal.PtrToStringAnsi(name)} ({error})"
+                : $"CUresult {error}";
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return $"CUresult {error}";
+        }
+    }
+
+    public void Dispose()
+    {
+        cuGraphExecDestroy(exec);
+        cuGraphDestroy(graph);
+    }
+}
+
+/// <summary>
+/// A fixed sequence of launches run many times: captured once as a <see cref="CudaGraph"/> where the
+/// accelerator is CUDA and the stream is one of its own, launched plainly everywhere else (OpenCL,
+/// the CPU accelerator, the default stream, or a driver that refuses). <see cref="Path"/> says which.
+/// <para>
+/// The work must read everything that changes between runs from device memory (a replay repeats
+/// the captured arguments), must not allocate or synchronise, and must have run once before the
+/// capture, so that lazily allocated scratch buffers already exist.
+/// </para>
+/// </summary>
+public sealed class ReplayableWork : IDisposable
+{
+    readonly AcceleratorStream stream;
+    readonly Action enqueue;
+    readonly CudaGraph? graph;
+
+    /// <summary>"cuda graph", or "plain launches (why)".</summary>
+    public string Path { get; }
+    public bool IsGraph => graph != null;
+
+    /// <param name="enqueue">Launches the work on <paramref name="stream"/>; it is called once here
+    /// to capture it (on CUDA, where nothing runs during a capture) and again by every plain <see cref="Run"/>.</param>
+    public ReplayableWork(AcceleratorStream stream, Action enqueue)
+    {
+        this.stream = stream;
+        this.enqueue = enqueue;
+        if (stream.Accelerator.AcceleratorType != AcceleratorType.Cuda)
+        {
+            Path = $"plain launches ({Accelerators.Name(stream.Accelerator.AcceleratorType)} accelerator has no graphs)";
+            return;
+        }
+        stream.Synchronize();
+        graph = CudaGraph.TryCapture(stream, enqueue, out string reason);
+        Path = graph != null ? "cuda graph" : $"plain launches ({reason})";
+    }
+
+    /// <summary>Enqueues the work once: one graph launch, or the launches themselves.</summary>
+    public void Run()
+    {
+        if (graph != null) graph.Launch((CudaStream)stream);
+        else enqueue();
+    }
+
+    public void Dispose() => graph?.Dispose();
+}
