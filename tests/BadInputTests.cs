@@ -250,6 +250,36 @@ public class BadInputTests
         Assert.That(error.ToString(), Is.EqualTo("gpuae: out of memory on cuda (X): training needs 123 bytes" + Environment.NewLine));
     }
 
+    [Test]
+    public void Case18_GzipBombStopsAtItsDeclaredSize()
+    {
+        File.WriteAllBytes(Images + ".gz", GzipFiles.GzipBomb(File.ReadAllBytes(Images), 32 << 20));
+        File.Delete(Images);
+        Refused(Train(), "train-images-idx3-ubyte.gz", "inflates beyond the");
+    }
+
+    [Test]
+    public void Case19_MetricsJsonOfTheWrongShape()
+    {
+        Directory.CreateDirectory(_out);
+        File.WriteAllBytes(Path.Combine(_out, RunFolder.Model), [0]);
+        File.WriteAllText(Path.Combine(_out, RunFolder.Metrics), """{"config": [1, 2]}""");
+        Refused(["report", "--run", _out, "--data", _data, "--accelerator", "cpu"], "metrics.json: not a gpuae metrics file");
+    }
+
+    /// <summary>Architecture refuses a bottleneck of 0 with an ArgumentException, which is now a bug (exit 1): the reader must refuse first.</summary>
+    [Test]
+    public void Case20_WeightsWithAnEmptyBottleneck() =>
+        Refused(Train("--init", Model(edit: t => t.Name == "fc2.weight" ? t with { Shape = [0, 392], Data = [] } : t)),
+            "init.safetensors", "no 2-D tensor fc2.weight of shape [z,392] with z >= 1");
+
+    [TestCase("interpolate", "--steps", "1", "must be at least 2")]
+    [TestCase("denoise", "--level", "-1", "must be a finite number of 0 or more")]
+    [TestCase("interpolate", "--pairs", "0,64", $"image index 64 is outside the split's 0..63")]
+    public void Case21_FigureOptionsOutOfRange(string command, string option, string value, string problem) =>
+        Refused([command, "--model", Model(), "--data", _data, "--split", "train", "--accelerator", "cpu",
+            "--output", Path.Combine(_out, "figure.png"), option, value], option, problem);
+
     static Dictionary<string, string> Snapshot(string dir) =>
         Directory.EnumerateFiles(dir).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 }
