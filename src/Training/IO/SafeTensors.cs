@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace GpuAutoencoder.Training.IO;
 
@@ -91,6 +92,8 @@ public static class SafeTensors
         var buffer = bytes[(8 + (int)headerLength)..];
         // As the reference implementation: the header is an object, written first thing.
         if (header.Length == 0 || header.Span[0] != (byte)'{') throw Error(file, "header does not start with '{'");
+        // JsonDocument checks a string's UTF-8 only when the string is read, and then throws InvalidOperationException.
+        if (!Utf8.IsValid(header.Span)) throw Error(file, "header is not valid UTF-8");
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header); }
