@@ -250,6 +250,97 @@ public class BadInputTests
         Assert.That(error.ToString(), Is.EqualTo("gpuae: out of memory on cuda (X): training needs 123 bytes" + Environment.NewLine));
     }
 
+    [Test]
+    public void Case18_GzipBombStopsAtItsDeclaredSize()
+    {
+        File.WriteAllBytes(Images + ".gz", GzipFiles.GzipBomb(File.ReadAllBytes(Images), 32 << 20));
+        File.Delete(Images);
+        Refused(Train(), "train-images-idx3-ubyte.gz", "inflates beyond the");
+    }
+
+    [Test]
+    public void Case19_MetricsJsonOfTheWrongShape()
+    {
+        Directory.CreateDirectory(_out);
+        File.WriteAllBytes(Path.Combine(_out, RunFolder.Model), [0]);
+        File.WriteAllText(Path.Combine(_out, RunFolder.Metrics), """{"config": [1, 2]}""");
+        Refused(["report", "--run", _out, "--data", _data, "--accelerator", "cpu"], "metrics.json: not a gpuae metrics file");
+    }
+
+    /// <summary>Architecture refuses a bottleneck of 0 with an ArgumentException, which is now a bug (exit 1): the reader must refuse first.</summary>
+    [Test]
+    public void Case20_WeightsWithAnEmptyBottleneck() =>
+        Refused(Train("--init", Model(edit: t => t.Name == "fc2.weight" ? t with { Shape = [0, 392], Data = [] } : t)),
+            "init.safetensors", "no 2-D tensor fc2.weight of shape [z,392] with z >= 1");
+
+    [TestCase("interpolate", "--steps", "1", "must be at least 2")]
+    [TestCase("denoise", "--level", "-1", "must be a finite number of 0 or more")]
+    [TestCase("interpolate", "--pairs", "0,64", $"image index 64 is outside the split's 0..63")]
+    public void Case21_FigureOptionsOutOfRange(string command, string option, string value, string problem) =>
+        Refused([command, "--model", Model(), "--data", _data, "--split", "train", "--accelerator", "cpu",
+            "--output", Path.Combine(_out, "figure.png"), option, value], option, problem);
+
+    /// <summary>Runs a command body that throws through the CLI's error mapping, with stderr captured.</summary>
+    static (int Exit, string[] Lines) Mapped(bool verbose, Func<Exception> thrown)
+    {
+        var error = new StringWriter();
+        var stderr = Console.Error;
+        Console.SetError(error);
+        int exit;
+        try { exit = CommonOptions.Run(verbose, () => throw thrown()); }
+        finally { Console.SetError(stderr); }
+        return (exit, error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    static IEnumerable<TestCaseData> ReaderErrors() =>
+    [
+        new(new UsageException("--batch: must be at least 1, got 0")),
+        new(new Training.Data.DataFormatException("x-images: truncated")),
+        new(new SafeTensorsException("m.safetensors: header is not valid JSON")),
+        new(new ModelFormatException("m.safetensors: missing tensor fc1.bias")),
+        new(new CheckpointException("checkpoint.safetensors: checksum mismatch")),
+        new(new MetricsFormatException("metrics.json: not a gpuae metrics file")),
+    ];
+
+    [TestCaseSource(nameof(ReaderErrors))]
+    public void EveryReadersRefusalIsBadInputOnOneLine(Exception e)
+    {
+        var (exit, lines) = Mapped(false, () => e);
+        Assert.That(exit, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(lines, Is.EqualTo(new[] { "gpuae: " + e.Message }));
+    }
+
+    [TestCase(typeof(ArgumentException))]
+    [TestCase(typeof(ArgumentOutOfRangeException))]
+    [TestCase(typeof(IndexOutOfRangeException))]
+    [TestCase(typeof(NullReferenceException))]
+    [TestCase(typeof(InvalidOperationException))]
+    [TestCase(typeof(OverflowException))]
+    public void AnInternalErrorIsABugExit1WithTheStackTraceUnderVerbose(Type type)
+    {
+        Exception Thrown() => (Exception)Activator.CreateInstance(type, "expected 784 values, got 783", new Exception("inner"))!;
+        var (exit, lines) = Mapped(false, Thrown);
+        Assert.That(exit, Is.EqualTo(ExitCodes.Failure), "a bug is not the user's mistake: exit 1, not 2");
+        Assert.That(lines, Has.Length.EqualTo(1));
+        Assert.That(lines[0], Does.StartWith($"gpuae: internal error (a bug in gpuae, not in the input): {type.Name}: expected 784 values, got 783")
+            .And.EndWith("--verbose shows where"));
+
+        (exit, lines) = Mapped(true, Thrown);
+        Assert.That(exit, Is.EqualTo(ExitCodes.Failure));
+        Assert.That(lines, Has.Length.GreaterThan(2));
+        var frames = lines.Skip(1).Where(l => l.TrimStart().StartsWith("at ")).ToList();
+        Assert.That(frames.Any(l => l.Contains("BadInputTests")) && frames.Any(l => l.Contains("CommonOptions.Run")),
+            Is.True, "--verbose prints the stack trace down to where it was thrown: " + string.Join("\n", lines));
+    }
+
+    [Test]
+    public void AFailureOfTheMachineIsExit1ButNotCalledABug()
+    {
+        var (exit, lines) = Mapped(false, () => new IOException("No space left on device : 'run/metrics.json'"));
+        Assert.That(exit, Is.EqualTo(ExitCodes.Failure));
+        Assert.That(lines, Is.EqualTo(new[] { "gpuae: error: No space left on device : 'run/metrics.json'" }));
+    }
+
     static Dictionary<string, string> Snapshot(string dir) =>
         Directory.EnumerateFiles(dir).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 }

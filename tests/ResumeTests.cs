@@ -105,7 +105,7 @@ public class ResumeTests
         var metrics = new RunMetrics
         {
             Config = RunConfig.From(options, count, null), Accelerator = "cpu", Device = "test", Schedule = Schedule.Cpu.Name,
-            Parameters = layout.Architecture.ParameterCount, DatasetSha256 = "sha",
+            Parameters = layout.Architecture.ParameterCount, DatasetSha256 = "sha", Epochs = [],
         };
         // The loop takes a snapshot for every checkpoint it writes; the epoch each one records says when.
         var written = new List<int>();

@@ -109,4 +109,77 @@ public class SafeTensorsTests
         Rejects(Craft("noshape.safetensors", """{"w":{"dtype":"F32","data_offsets":[0,0]}}""", 0), "lacks dtype, shape or data_offsets");
         Rejects(Craft("huge.safetensors", """{"w":{"dtype":"F32","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,0]}}""", 0), "impossibly large");
     }
+
+    // ---- As strict as the reference implementation (issue 13) ----
+
+    [Test]
+    public void AcceptsTensorsListedInAnyOrderThatTileTheBuffer()
+    {
+        var path = Craft("order.safetensors", """{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[8,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 8);
+        Assert.That(SafeTensors.Read(path).Tensors.Keys, Is.EqualTo(new[] { "b", "e", "a" }));
+    }
+
+    [Test]
+    public void RejectsAGapBetweenTensors() =>
+        Rejects(Craft("gap.safetensors", """{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""", 12),
+            "tensor b starts at byte 8, leaving a gap after tensor a, which ends at 4");
+
+    [Test]
+    public void RejectsABufferThatNoTensorStartsAtZero() =>
+        Rejects(Craft("start.safetensors", """{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8),
+            "tensor a starts at byte 4, leaving a gap after the start of the data buffer");
+
+    [Test]
+    public void RejectsOverlappingTensors() =>
+        Rejects(Craft("overlap.safetensors", """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", 8),
+            "tensor b (bytes 4..8) overlaps tensor a, which ends at 8");
+
+    [Test]
+    public void RejectsTwoTensorsOnTheSameBytes() =>
+        Rejects(Craft("alias.safetensors", """{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 4), "overlaps tensor a");
+
+    [TestCase("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 4, 4, TestName = "RejectsTrailingBytesAfterTheLastTensor")]
+    [TestCase("{}", 0, 8, TestName = "RejectsABufferWithNoTensors")]
+    public void RejectsTrailingBytes(string json, int tensorBytes, int trailing) =>
+        Rejects(Craft("trailing.safetensors", json, tensorBytes + trailing), $"{trailing} trailing bytes after the last tensor's data");
+
+    [TestCase("F64", 8)]
+    [TestCase("F16", 2)]
+    [TestCase("BF16", 2)]
+    [TestCase("I32", 4)]
+    [TestCase("f32", 4)]
+    [TestCase("F32 ", 4)]
+    public void RejectsEveryDtypeButF32(string dtype, int size) =>
+        Rejects(Craft("dtype.safetensors", $$$"""{"a":{"dtype":"{{{dtype}}}","shape":[1],"data_offsets":[0,{{{size}}}]}}""", size),
+            $"tensor a has dtype {dtype}; gpuae reads only F32");
+
+    [Test]
+    public void RejectsADtypeThatIsNotAString() =>
+        Rejects(Craft("dtype.safetensors", """{"a":{"dtype":32,"shape":[1],"data_offsets":[0,4]}}""", 4), "lacks dtype");
+
+    [Test]
+    public void RejectsAHeaderOverTheReferenceSizeCap()
+    {
+        // A complete file whose header really is one byte over the cap: refused for the cap, not for being short.
+        const int over = (int)SafeTensors.MaxHeaderBytes + 1;
+        var bytes = new byte[8 + over];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, over);
+        bytes[8] = (byte)'{';
+        bytes.AsSpan(9, over - 2).Fill((byte)' ');
+        bytes[^1] = (byte)'}';
+        var e = Assert.Throws<SafeTensorsException>(() => SafeTensors.Parse(bytes, "big.safetensors"))!;
+        Assert.That(e.Message, Is.EqualTo("big.safetensors: header length 100000001 is over the 100000000-byte limit"));
+        Assert.That(SafeTensors.MaxHeaderBytes, Is.EqualTo(100_000_000), "the reference implementation's MAX_HEADER_SIZE");
+    }
+
+    [TestCase("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", "key a appears twice in the header")]
+    [TestCase("""{"__metadata__":{"k":"1"},"__metadata__":{"k":"2"}}""", "key __metadata__ appears twice in the header")]
+    [TestCase("""{"__metadata__":{"k":"1","k":"2"}}""", "key k appears twice in __metadata__")]
+    [TestCase("""{"a":{"dtype":"F32","shape":[2],"shape":[1],"data_offsets":[0,4]}}""", "key shape appears twice in tensor a")]
+    public void RejectsDuplicateKeys(string json, string problem) =>
+        Rejects(Craft("dup.safetensors", json, json.Contains("[4,8]") ? 8 : json.Contains("[0,4]") ? 4 : 0), problem);
+
+    [Test]
+    public void RejectsAHeaderThatDoesNotStartWithABrace() =>
+        Rejects(Craft("space.safetensors", " {}", 0), "header does not start with '{'");
 }

@@ -33,8 +33,11 @@ public static class CommonOptions
     };
 
     /// <summary>
-    /// Runs a command body: expected failures (bad input, missing data or device) become one line on
-    /// stderr and exit 2; anything else exit 1. Stack traces only with --verbose.
+    /// Runs a command body: the user's mistakes (a usage error, a file a reader refused, a missing
+    /// device) become one line on stderr and exit 2. Anything else is exit 1: a failure of the machine
+    /// (a full disk, a device error) says so; an exception that only a mistake in gpuae's own code can
+    /// raise (a bad argument to an internal call, an index out of range, a null) is reported as a bug.
+    /// Stack traces only with --verbose.
     /// </summary>
     public static int Run(bool verbose, Func<int> body)
     {
@@ -52,9 +55,16 @@ public static class CommonOptions
         {
             return ExitCodes.Interrupted;
         }
+        catch (Exception e) when (IsBug(e))
+        {
+            Console.Error.WriteLine($"gpuae: internal error (a bug in gpuae, not in the input): {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}" +
+                (verbose ? "" : "; --verbose shows where"));
+            if (verbose) Console.Error.WriteLine(e);
+            return ExitCodes.Failure;
+        }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"gpuae: error: {e.Message}");
+            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}");
             if (verbose) Console.Error.WriteLine(e);
             return ExitCodes.Failure;
         }
@@ -76,8 +86,16 @@ public static class CommonOptions
         return option == null || message.Contains(option, StringComparison.Ordinal) ? message : $"{option}: {message}";
     }
 
-    static bool IsBadInput(Exception e) => e is ArgumentException or UsageException
+    /// <summary>The typed errors of option checks and file readers. ArgumentException is not one of them: option
+    /// checks throw <see cref="UsageException"/>, and readers their own types, whatever the bytes.</summary>
+    static bool IsBadInput(Exception e) => e is UsageException
         or Training.Data.DataFormatException or Training.IO.SafeTensorsException or Training.Model.ModelFormatException
+        or Training.CheckpointException or Training.MetricsFormatException
         or AcceleratorUnavailableException or FileNotFoundException or DirectoryNotFoundException
-        or Training.CheckpointException or Training.DeviceMemoryException;
+        or Training.DeviceMemoryException;
+
+    /// <summary>Exceptions that well-formed code never lets out, whatever the input: each one means a mistake in gpuae.</summary>
+    static bool IsBug(Exception e) => e is ArgumentException or IndexOutOfRangeException or NullReferenceException
+        or InvalidCastException or InvalidOperationException or KeyNotFoundException or ArithmeticException
+        or NotSupportedException or NotImplementedException or FormatException or System.Text.Json.JsonException;
 }

@@ -91,8 +91,11 @@ public static class FigureCommands
         Action(c, p =>
         {
             var kind = p.GetValue(noise) == "gaussian" ? NoiseKind.Gaussian : NoiseKind.Uniform;
+            double noiseLevel = p.GetValue(level) ?? DefaultLevel(kind);
+            if (!double.IsFinite(noiseLevel) || noiseLevel < 0)
+                throw new UsageException($"--level: must be a finite number of 0 or more, got {noiseLevel}");
             using var s = m.Open(p);
-            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), kind, p.GetValue(level) ?? DefaultLevel(kind), p.GetValue(seed), p.GetValue(output)!);
+            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), kind, noiseLevel, p.GetValue(seed), p.GetValue(output)!);
             return ExitCodes.Ok;
         });
         return c;
@@ -113,7 +116,11 @@ public static class FigureCommands
         Action(c, p =>
         {
             var parsed = ParsePairs(p.GetValue(pairs)!);
+            if (p.GetValue(steps) < 2) throw new UsageException($"--steps: must be at least 2 (the two ends), got {p.GetValue(steps)}");
             using var s = m.Open(p);
+            foreach (int index in parsed.SelectMany(pair => new[] { pair.A, pair.B }))
+                if (index < 0 || index >= s.Set.Count)
+                    throw new UsageException($"--pairs: image index {index} is outside the split's 0..{s.Set.Count - 1}");
             WriteInterpolation(s, parsed, p.GetValue(steps), p.GetValue(output)!);
             return ExitCodes.Ok;
         });

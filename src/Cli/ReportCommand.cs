@@ -36,12 +36,7 @@ public static class ReportCommand
         if (!Directory.Exists(dir)) throw new UsageException($"--run: folder {dir} does not exist");
         string P(string name) => Path.Combine(dir, name);
         if (!File.Exists(P(RunFolder.Model))) throw new UsageException($"--run: {dir} has no {RunFolder.Model}; is it a finished run?");
-        RunMetrics? metrics = null;
-        if (File.Exists(P(RunFolder.Metrics)))
-        {
-            try { metrics = RunMetrics.Load(P(RunFolder.Metrics)); }
-            catch (JsonException e) { throw new UsageException($"{P(RunFolder.Metrics)}: not a metrics file ({IdxLine(e.Message)})"); }
-        }
+        var metrics = File.Exists(P(RunFolder.Metrics)) ? RunMetrics.Load(P(RunFolder.Metrics)) : null;
 
         using var s = new InferenceSession(P(RunFolder.Model), data, "test", accelerator);
         var summary = ModelSummary.Lines(s.Model.Layout.Architecture);
@@ -58,8 +53,6 @@ public static class ReportCommand
         AtomicFile.WriteAllText(P(Markdown), Report(metrics, evaluation, summary, s));
         Console.WriteLine($"wrote {P(Markdown)} and its figures");
     }
-
-    static string IdxLine(string s) => s.ReplaceLineEndings(" ");
 
     static string Report(RunMetrics? metrics, Evaluation e, IReadOnlyList<string> summary, InferenceSession s)
     {

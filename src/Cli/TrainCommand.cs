@@ -53,7 +53,7 @@ public static class TrainCommand
                 Shuffle = !parse.GetValue(noShuffle),
                 Limit = parse.GetValue(limit),
             };
-            options.Validate();
+            if (options.Problem() is { } problem) throw new UsageException(problem);
             var given = command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet();
             var run = new RunControl(parse.GetValue(resume), parse.GetValue(checkpointEvery), parse.GetValue(force), given);
             run.Validate();
@@ -157,8 +157,8 @@ public static class TrainCommand
             Schedule = kernels.Schedule.Name,
             Parameters = layout.Architecture.ParameterCount,
             DatasetSha256 = set.Sha256,
+            Epochs = [.. resumed?.History ?? []],
         };
-        metrics.Epochs.AddRange(resumed?.History ?? []);
         using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
         if (resumed != null) trainer.ImportState(resumed.State);
         if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);

@@ -73,18 +73,29 @@ public sealed record Checkpoint(
         SafeTensors.Write(path, tensors, metadata);
     }
 
-    public static Checkpoint Load(string path)
+    public static Checkpoint Load(string path) => FromFile(SafeTensors.Read(path), Path.GetFileName(path));
+
+    /// <summary><see cref="Load"/> for a file's bytes; <paramref name="file"/> names it in errors.</summary>
+    public static Checkpoint Parse(ReadOnlyMemory<byte> bytes, string file) => FromFile(SafeTensors.Parse(bytes, file), file);
+
+    /// <summary>Every problem with the content is a <see cref="CheckpointException"/> (or, below it, a
+    /// <see cref="SafeTensorsException"/>); nothing it holds is believed before it is checked.</summary>
+    static Checkpoint FromFile((Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) read, string file)
     {
-        string file = Path.GetFileName(path);
-        var (tensors, metadata) = SafeTensors.Read(path);
+        var (tensors, metadata) = read;
         CheckpointException Error(string what) => new($"{file}: {what}");
         string Get(string key) => metadata.TryGetValue(key, out var v) ? v : throw Error($"no {key} in its metadata");
         T Parse<T>(string key) where T : IParsable<T> =>
             T.TryParse(Get(key), CultureInfo.InvariantCulture, out var v) ? v : throw Error($"metadata {key} is not a valid {typeof(T).Name}: {Get(key)}");
-        T FromJson<T>(string key, JsonSerializerOptions? options = null)
+        T FromJson<T>(string key, JsonSerializerOptions options)
         {
             try { return JsonSerializer.Deserialize<T>(Get(key), options) ?? throw new JsonException("null"); }
             catch (JsonException e) { throw Error($"metadata {key} is not valid JSON ({e.Message.ReplaceLineEndings(" ")})"); }
+        }
+        int NonNegative(string key)
+        {
+            int v = Parse<int>(key);
+            return v >= 0 ? v : throw Error($"metadata {key} is negative: {v}");
         }
 
         if (!metadata.TryGetValue("format", out var format) || format != Format)
@@ -97,8 +108,11 @@ public sealed record Checkpoint(
             throw Error($"checksum mismatch, the file is corrupted (stored {Get("checksum")}, computed {computed})");
 
         var options = FromJson<TrainingOptions>("config", Json);
-        try { options.Validate(); }
-        catch (ArgumentException e) { throw Error($"config does not validate ({e.Message})"); }
+        if (options.Problem() is { } problem) throw Error($"config does not validate ({problem})");
+        // The bottleneck sizes every buffer below, so it is believed only once a tensor's data vouches for it.
+        int hidden = Architecture.Hidden;
+        if (!tensors.TryGetValue("fc2.weight", out var fc2) || !fc2.Shape.SequenceEqual([options.Bottleneck, hidden]))
+            throw Error($"config's bottleneck {options.Bottleneck} does not match tensor fc2.weight (expected shape [{options.Bottleneck},{hidden}])");
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
         var flats = Prefixes.Select(prefix =>
         {
@@ -112,19 +126,30 @@ public sealed record Checkpoint(
             }
             return flat;
         }).ToArray();
-        int batch = Parse<int>("batch");
-        var losses = tensors.TryGetValue(LossesTensor, out var l) && l.Data.Length == batch
+        int images = Parse<int>("images");
+        if (images < 1 || options.Limit is { } limit && images > limit)
+            throw Error($"metadata images is {images}, which no run with --limit {options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "unset"} trains on");
+        int batches = (int)((images + (long)options.BatchSize - 1) / options.BatchSize);
+        int batch = NonNegative("batch");
+        if (batch >= batches)
+            throw Error($"metadata batch is {batch}, but an epoch of {images} images has {batches} batches of {options.BatchSize}");
+        var losses = tensors.TryGetValue(LossesTensor, out var l) && l.Shape.Length == 1 && l.Data.Length == batch
             ? l.Data : throw Error($"tensor {LossesTensor} must hold the {batch} losses of the epoch in progress");
+        long step = Parse<long>("step");
+        if (step < 0) throw Error($"metadata step is negative: {step}");
+        var history = FromJson<List<EpochRecord>>("history", HistoryJson);
+        if (history.Any(h => h is null)) throw Error("metadata history holds a null epoch");
 
-        var state = new TrainerState(flats[0], flats[1], flats[2], Parse<long>("step"), Parse<ulong>("shuffle_state"),
-            Parse<int>("epoch"), batch, losses);
-        return new Checkpoint(state, options, Parse<int>("images"), metadata.GetValueOrDefault("init"), Get("dataset_sha256"),
-            Get("accelerator"), Get("device"), Get("schedule"), FromJson<List<EpochRecord>>("history"))
+        var state = new TrainerState(flats[0], flats[1], flats[2], step, Parse<ulong>("shuffle_state"), NonNegative("epoch"), batch, losses);
+        return new Checkpoint(state, options, images, metadata.GetValueOrDefault("init"), Get("dataset_sha256"),
+            Get("accelerator"), Get("device"), Get("schedule"), history)
         {
             CheckpointEvery = !metadata.ContainsKey("checkpoint_every") ? 1
                 : Parse<int>("checkpoint_every") is >= 1 and var every ? every : throw Error($"metadata checkpoint_every must be at least 1, got {Get("checkpoint_every")}"),
         };
     }
+
+    static readonly JsonSerializerOptions HistoryJson = new() { RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true };
 
     /// <summary>
     /// "sha256:" and the hex SHA-256 over every metadata entry but the checksum (sorted by key:
@@ -153,9 +178,13 @@ public sealed record Checkpoint(
                 BinaryPrimitives.WriteInt64LittleEndian(dim, d);
                 sha.AppendData(dim);
             }
-            var bytes = new byte[4 * t.Data.Length];
-            for (int i = 0; i < t.Data.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), t.Data[i]);
-            sha.AppendData(bytes);
+            if (BitConverter.IsLittleEndian) sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Data.AsSpan()));
+            else
+            {
+                var bytes = new byte[4 * t.Data.Length];
+                for (int i = 0; i < t.Data.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), t.Data[i]);
+                sha.AppendData(bytes);
+            }
         }
         return "sha256:" + Convert.ToHexStringLower(sha.GetHashAndReset());
     }

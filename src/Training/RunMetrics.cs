@@ -13,15 +13,33 @@ public sealed class RunMetrics
     [JsonPropertyName("schedule")] public required string Schedule { get; init; }
     [JsonPropertyName("parameters")] public required int Parameters { get; init; }
     [JsonPropertyName("dataset_sha256")] public required string DatasetSha256 { get; init; }
-    [JsonPropertyName("epochs")] public List<EpochRecord> Epochs { get; init; } = [];
+    [JsonPropertyName("epochs")] public required List<EpochRecord> Epochs { get; init; }
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
+    /// <summary>Reading is strict: a key renamed by a flipped bit must not load as a run with no epochs.</summary>
+    static readonly JsonSerializerOptions ReadJson = new()
+    {
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
 
-    public static RunMetrics Load(string path) =>
-        JsonSerializer.Deserialize<RunMetrics>(File.ReadAllText(path), Json)
-        ?? throw new InvalidDataException($"{Path.GetFileName(path)}: empty");
+    public static RunMetrics Load(string path) => Parse(File.ReadAllBytes(path), Path.GetFileName(path));
+
+    /// <summary>A metrics.json file's bytes (UTF-8); every problem is a <see cref="MetricsFormatException"/> naming <paramref name="file"/>.</summary>
+    public static RunMetrics Parse(ReadOnlySpan<byte> json, string file)
+    {
+        RunMetrics? metrics;
+        try { metrics = JsonSerializer.Deserialize<RunMetrics>(json, ReadJson); }
+        catch (JsonException e) { throw new MetricsFormatException($"{file}: not a gpuae metrics file ({e.Message.ReplaceLineEndings(" ")})"); }
+        if (metrics == null) throw new MetricsFormatException($"{file}: not a gpuae metrics file (it holds null)");
+        int bad = metrics.Epochs.FindIndex(e => e is null);
+        if (bad >= 0) throw new MetricsFormatException($"{file}: epoch record {bad} is null");
+        return metrics;
+    }
 }
 
 public sealed record RunConfig(

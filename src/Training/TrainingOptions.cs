@@ -20,19 +20,23 @@ public sealed record TrainingOptions
 
     public double LearningRateAt(int epoch) => LearningRate * Math.Pow(Gamma, epoch);
 
-    /// <summary>Throws ArgumentException naming the option for any value that cannot train.</summary>
+    /// <summary>The first value that cannot train, as "--option: what is wrong", or null when every value can.</summary>
+    public string? Problem()
+    {
+        if (Epochs < 0) return $"--epochs: must be 0 or more, got {Epochs}";
+        if (BatchSize < 1) return $"--batch: must be at least 1, got {BatchSize}";
+        if (Bottleneck < 1) return $"--bottleneck: must be at least 1, got {Bottleneck}";
+        if (!(double.IsFinite(LearningRate) && LearningRate > 0)) return $"--lr: must be a finite number above 0, got {LearningRate}";
+        if (!(double.IsFinite(Gamma) && Gamma > 0)) return $"--gamma: must be a finite number above 0, got {Gamma}";
+        if (Limit is < 1) return $"--limit: must be at least 1, got {Limit}";
+        return null;
+    }
+
+    /// <summary>For code handed options that the CLI or a checkpoint reader has already checked with
+    /// <see cref="Problem"/>: a value that cannot train here is a bug, so this throws ArgumentException.</summary>
     public void Validate()
     {
-        static void Require(bool ok, string option, string what)
-        {
-            if (!ok) throw new ArgumentException($"{option}: {what}");
-        }
-        Require(Epochs >= 0, "--epochs", $"must be 0 or more, got {Epochs}");
-        Require(BatchSize >= 1, "--batch", $"must be at least 1, got {BatchSize}");
-        Require(Bottleneck >= 1, "--bottleneck", $"must be at least 1, got {Bottleneck}");
-        Require(double.IsFinite(LearningRate) && LearningRate > 0, "--lr", $"must be a finite number above 0, got {LearningRate}");
-        Require(double.IsFinite(Gamma) && Gamma > 0, "--gamma", $"must be a finite number above 0, got {Gamma}");
-        Require(Limit is null or >= 1, "--limit", $"must be at least 1, got {Limit}");
+        if (Problem() is { } problem) throw new ArgumentException(problem);
     }
 }
 

@@ -13,10 +13,14 @@ public static class IdxFile
     const int ImageMagic = 0x00000803, LabelMagic = 0x00000801;
     const int ImageHeader = 16, LabelHeader = 8;
 
-    public static IdxImages ReadImages(string path)
+    public static IdxImages ReadImages(string path) => ParseImages(ReadFile(path), Path.GetFileName(path));
+
+    public static byte[] ReadLabels(string path) => ParseLabels(ReadFile(path), Path.GetFileName(path));
+
+    /// <summary>An images file's bytes as stored (raw or gzipped); <paramref name="name"/> names it in errors.</summary>
+    public static IdxImages ParseImages(byte[] file, string name)
     {
-        var name = Path.GetFileName(path);
-        var bytes = ReadAllBytes(path);
+        var bytes = Decode(file, name);
         int count = ReadHeader(bytes, name, ImageMagic, ImageHeader);
         int rows = ReadInt(bytes, 8, name, "row count"), cols = ReadInt(bytes, 12, name, "column count");
         // The model's input layer is 784 wide; anything else is not MNIST.
@@ -26,26 +30,32 @@ public static class IdxFile
         return new IdxImages(count, rows, cols, bytes[ImageHeader..]);
     }
 
-    public static byte[] ReadLabels(string path)
+    /// <summary>A labels file's bytes as stored (raw or gzipped); <paramref name="name"/> names it in errors.</summary>
+    public static byte[] ParseLabels(byte[] file, string name)
     {
-        var name = Path.GetFileName(path);
-        var bytes = ReadAllBytes(path);
+        var bytes = Decode(file, name);
         int count = ReadHeader(bytes, name, LabelMagic, LabelHeader);
         CheckPayload(bytes, name, LabelHeader, count, $"{count} labels");
         return bytes[LabelHeader..];
     }
 
     /// <summary>The whole file, decompressed when it starts with the gzip magic (whatever its extension).</summary>
-    public static byte[] ReadAllBytes(string path)
+    public static byte[] ReadAllBytes(string path) => Decode(ReadFile(path), Path.GetFileName(path));
+
+    static byte[] ReadFile(string path)
     {
-        var name = Path.GetFileName(path);
-        byte[] raw;
-        try { raw = File.ReadAllBytes(path); }
+        try
+        {
+            // File.ReadAllBytes refuses files over 2 GB with a bare IOException.
+            long length = new FileInfo(path).Length;
+            if (length > Array.MaxLength)
+                throw new DataFormatException($"{Path.GetFileName(path)}: {length} bytes is larger than any MNIST file");
+            return File.ReadAllBytes(path);
+        }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new DataFormatException($"{path}: no such file");
         }
-        return Decode(raw, name);
     }
 
     public static string Sha256Hex(params ReadOnlySpan<byte[]> parts)
@@ -58,25 +68,82 @@ public static class IdxFile
     /// <summary>File bytes as stored, gunzipped when they start with the gzip magic.</summary>
     internal static byte[] Decode(byte[] raw, string name) => raw is [0x1f, 0x8b, ..] ? Gunzip(raw, name) : raw;
 
+    /// <summary>Deflate cannot expand data by more than about 1032:1, so a header declaring more than this
+    /// many bytes per compressed byte describes content that cannot be in the file.</summary>
+    const long MaxInflation = 1032;
+
+    /// <summary>
+    /// Inflates exactly the size the IDX header inside the stream declares, and no more: a small file
+    /// that inflates without end (a gzip bomb) is refused after one byte past that size, and the buffer
+    /// is sized only once the declared size is known to fit the compressed file and its gzip trailer.
+    /// </summary>
     static byte[] Gunzip(byte[] gz, string name)
     {
-        var output = new MemoryStream();
         try
         {
-            using var gzip = new GZipStream(new MemoryStream(gz), CompressionMode.Decompress);
-            gzip.CopyTo(output);
+            using var gzip = new GZipStream(new MemoryStream(gz, writable: false), CompressionMode.Decompress);
+            Span<byte> magic = stackalloc byte[4];
+            int got = ReadFully(gzip, magic);
+            if (got < 4)
+                throw new DataFormatException($"{name}: truncated: the gzip content ends after {got} bytes, inside the IDX header");
+            int elementSize = ElementSize(magic[2]), dims = magic[3];
+            if (magic[0] != 0 || magic[1] != 0 || elementSize == 0 || dims == 0)
+                throw new DataFormatException($"{name}: wrong magic number 0x{BinaryPrimitives.ReadInt32BigEndian(magic):x8} in the gzip stream, not an IDX file");
+            int headerSize = 4 + 4 * dims;
+            var header = new byte[headerSize];
+            magic.CopyTo(header);
+            got = ReadFully(gzip, header.AsSpan(4));
+            if (got < headerSize - 4)
+                throw new DataFormatException($"{name}: truncated: the gzip content ends after {4 + got} bytes, inside the {headerSize}-byte IDX header");
+            long size = elementSize;
+            for (int d = 0; d < dims; d++)
+            {
+                int n = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4 + 4 * d));
+                if (n < 0) throw new DataFormatException($"{name}: negative size {n} in the gzip stream's IDX header");
+                // Capped so that the product cannot overflow; anything over the cap is refused below.
+                size = Math.Min(size * n, (long)Array.MaxLength + 1);
+            }
+            long total = headerSize + size;
+            if (total > Array.MaxLength)
+                throw new DataFormatException($"{name}: the gzip stream's IDX header declares {total} bytes, more than any MNIST file holds");
+            if (total > MaxInflation * gz.Length + 1024)
+                throw new DataFormatException($"{name}: truncated gzip stream: its IDX header declares {total} bytes, more than {gz.Length} compressed bytes can hold");
+            // The gzip trailer holds the uncompressed length mod 2^32; GZipStream stops silently at the end of
+            // a cut-off file, so this also tells a truncated download from a good one.
+            uint trailer = gz.Length >= 18 ? BinaryPrimitives.ReadUInt32LittleEndian(gz.AsSpan(gz.Length - 4)) : uint.MaxValue;
+            if (trailer != (uint)total)
+                throw new DataFormatException($"{name}: truncated gzip stream: its IDX header declares {total} bytes but the gzip trailer does not match");
+            var content = new byte[total];
+            header.CopyTo(content, 0);
+            got = ReadFully(gzip, content.AsSpan(headerSize));
+            if (got < size)
+                throw new DataFormatException($"{name}: truncated gzip stream: decompressed {headerSize + got} bytes, but its IDX header declares {total}");
+            if (gzip.Read(stackalloc byte[1]) != 0)
+                throw new DataFormatException($"{name}: the gzip stream inflates beyond the {total} bytes its IDX header declares");
+            return content;
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
             throw new DataFormatException($"{name}: corrupt or truncated gzip stream ({OneLine(e.Message)})");
         }
-        // GZipStream silently stops at the end of a cut-off file, so compare against the size in
-        // the gzip trailer (uncompressed length mod 2^32) to tell a truncated download from a good one.
-        uint trailer = gz.Length >= 18 ? BinaryPrimitives.ReadUInt32LittleEndian(gz.AsSpan(gz.Length - 4)) : uint.MaxValue;
-        if (trailer != (uint)output.Length)
-            throw new DataFormatException($"{name}: truncated gzip stream: decompressed {output.Length} bytes but the gzip trailer does not match");
-        return output.ToArray();
     }
+
+    static int ReadFully(Stream s, Span<byte> buffer)
+    {
+        int total = 0, n;
+        while (total < buffer.Length && (n = s.Read(buffer[total..])) > 0) total += n;
+        return total;
+    }
+
+    /// <summary>Bytes per element of the IDX type code (0 for a code the format does not define).</summary>
+    static int ElementSize(byte type) => type switch
+    {
+        0x08 or 0x09 => 1,
+        0x0B => 2,
+        0x0C or 0x0D => 4,
+        0x0E => 8,
+        _ => 0,
+    };
 
     static int ReadHeader(byte[] bytes, string name, int magic, int headerSize)
     {

@@ -33,12 +33,21 @@ public static class ModelFile
     /// Loads weights, inferring the bottleneck from fc2.weight, and checks every tensor's name,
     /// shape and finiteness; <paramref name="expectedBottleneck"/>, when given, must match.
     /// </summary>
-    public static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) Load(string path, int? expectedBottleneck = null)
+    public static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) Load(string path, int? expectedBottleneck = null) =>
+        FromTensors(ReadTensors(path), Path.GetFileName(path), expectedBottleneck);
+
+    /// <summary><see cref="Load"/> for a file's bytes; <paramref name="file"/> names it in errors.</summary>
+    public static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) Parse(ReadOnlyMemory<byte> bytes, string file, int? expectedBottleneck = null) =>
+        FromTensors(SafeTensors.Parse(bytes, file), file, expectedBottleneck);
+
+    static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) FromTensors(
+        (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) read, string file, int? expectedBottleneck)
     {
-        var (tensors, metadata) = ReadTensors(path);
-        string file = Path.GetFileName(path);
-        if (!tensors.TryGetValue("fc2.weight", out var fc2) || fc2.Shape.Length != 2)
-            throw new ModelFormatException($"{file}: no 2-D tensor fc2.weight, so this is not a gpuae/lab autoencoder");
+        var (tensors, metadata) = read;
+        // The bottleneck is believed only once fc2.weight's data holds it: a shape [N, 0] has no bytes to
+        // vouch for N, and a layout built from it could be any size.
+        if (!tensors.TryGetValue("fc2.weight", out var fc2) || fc2.Shape.Length != 2 || fc2.Shape[0] < 1 || fc2.Shape[1] != Architecture.Hidden)
+            throw new ModelFormatException($"{file}: no 2-D tensor fc2.weight of shape [z,{Architecture.Hidden}] with z >= 1, so this is not a gpuae/lab autoencoder");
         int bottleneck = fc2.Shape[0];
         if (expectedBottleneck is { } z && z != bottleneck)
             throw new ModelFormatException($"{file}: bottleneck is {bottleneck} (from fc2.weight), but {z} was asked for");

@@ -1,0 +1,4 @@
+namespace GpuAutoencoder.Training;
+
+/// <summary>A metrics.json file is unusable; the message names the file and the problem in one line.</summary>
+public sealed class MetricsFormatException(string message) : Exception(message);
