@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.Model;
 using SkiaSharp;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;

@@ -1,5 +1,6 @@
 using GpuAutoencoder.Cli;
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using ExitCodes = GpuAutoencoder.Cli.ExitCodes;
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;

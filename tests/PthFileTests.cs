@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using GpuAutoencoder.Cli;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 

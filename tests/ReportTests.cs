@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GpuAutoencoder.Cli;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Tests;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Security.Cryptography;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 

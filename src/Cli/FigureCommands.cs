@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Figures;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 

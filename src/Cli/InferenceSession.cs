@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using GpuAutoencoder.Figures;
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.Model;

@@ -4,6 +4,7 @@ using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Figures;
+using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 

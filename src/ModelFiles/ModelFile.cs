@@ -1,6 +1,7 @@
 using GpuAutoencoder.Training.IO;
+using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training.Model;
+namespace GpuAutoencoder.ModelFiles;
 
 /// <summary>
 /// Weights with PyTorch's state_dict names and shapes (fc1.weight [392,784] … fc4.bias [784]), so they

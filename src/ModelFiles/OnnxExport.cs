@@ -3,8 +3,9 @@ using Google.Protobuf;
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training.Model;
 using Onnx;
+using GpuAutoencoder.Training.IO;
 
-namespace GpuAutoencoder.Training.IO;
+namespace GpuAutoencoder.ModelFiles;
 
 /// <summary>Which layers an exported graph holds.</summary>
 public enum OnnxPart { Autoencoder, Encoder, Decoder }

@@ -2,8 +2,9 @@ using System.Buffers.Binary;
 using Google.Protobuf;
 using GpuAutoencoder.Training.Model;
 using Onnx;
+using GpuAutoencoder.Training.IO;
 
-namespace GpuAutoencoder.Training.IO;
+namespace GpuAutoencoder.ModelFiles;
 
 /// <summary>
 /// Reads back the weights of a whole autoencoder that gpuae exported to ONNX, so a deployed file can

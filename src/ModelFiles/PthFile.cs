@@ -4,8 +4,9 @@ using System.IO.Compression;
 using System.Text;
 using GpuAutoencoder.Training.Model;
 using Razorvine.Pickle;
+using GpuAutoencoder.Training.IO;
 
-namespace GpuAutoencoder.Training.IO;
+namespace GpuAutoencoder.ModelFiles;
 
 /// <summary>
 /// PyTorch's own state_dict file (torch.save's zip archive: data.pkl, data/0…, version), for float32
