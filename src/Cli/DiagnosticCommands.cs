@@ -116,7 +116,8 @@ public static class DiagnosticCommands
         Console.WriteLine(string.Create(c, $"  epoch (estimate)  {r.EstimatedEpochSeconds,10:F2} s      50 epochs: {r.Estimated50EpochSeconds:F1} s"));
         if (r.MeasuredEpochSeconds is { } m)
             Console.WriteLine(string.Create(c, $"  epoch (measured)  {m,10:F2} s      estimate off by {(r.EstimatedEpochSeconds / m - 1) * 100:+0.0;-0.0} %"));
-        Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step"));
+        string epochBytes = r.HostDeviceBytesPerEpoch is { } e ? string.Create(c, $", {e:N0} in the measured epoch") : "";
+        Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step, counted{epochBytes}"));
         Console.WriteLine($"  {"family",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
         foreach (var f in r.Families)
             Console.WriteLine(string.Create(c, $"  {f.Family,-18} {f.SecondsPerStep * 1e3,10:F3} {f.Gflops,10:F1} {f.Share,7:P1}"));

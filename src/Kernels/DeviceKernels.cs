@@ -3,7 +3,8 @@ namespace GpuAutoencoder.Kernels;
 /// <summary>
 /// Every kernel gpuae runs, loaded once for one accelerator, with the launch shapes of the
 /// <see cref="Schedule"/> chosen for it. Methods only enqueue work: nothing here copies between
-/// host and device or waits for the device, so callers decide where synchronisation happens.
+/// host and device or waits for the device, so callers decide where synchronisation happens. The
+/// copies callers do make go through <see cref="Transfers"/>, which counts them.
 /// </summary>
 public sealed class DeviceKernels : IDisposable
 {
@@ -28,11 +29,14 @@ public sealed class DeviceKernels : IDisposable
 
     public Accelerator Accelerator { get; }
     public Schedule Schedule { get; }
+    /// <summary>Every host↔device copy made on this accelerator by code that uses these kernels, counted.</summary>
+    public HostTransfers Transfers { get; }
 
     public DeviceKernels(Accelerator accelerator, Schedule? schedule = null)
     {
         Accelerator = accelerator;
         Schedule = schedule ?? Schedule.For(accelerator);
+        Transfers = new HostTransfers(accelerator);
         naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
         blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
         blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);

@@ -48,7 +48,7 @@ public sealed class DeviceModel : IDisposable
     {
         if (flat.Length != Layout.Length)
             throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {flat.Length}");
-        parameters.CopyFromCPU(flat);
+        kernels.Transfers.Upload(parameters.View, flat);
     }
 
     /// <summary>Bottleneck codes [rows, z] of images [rows, 784] in [0, 1].</summary>
@@ -69,9 +69,9 @@ public sealed class DeviceModel : IDisposable
         for (int first = 0; first < rows; first += BatchSize)
         {
             int n = Math.Min(BatchSize, rows - first);
-            Rows(activations[from], n, width).CopyFromCPU(input.AsSpan(first * width, n * width));
+            kernels.Transfers.Upload(Rows(activations[from], n, width), input.AsSpan(first * width, n * width));
             Forward(n, from, to);
-            Rows(activations[to], n, outWidth).CopyToCPU(output.AsSpan(first * outWidth, n * outWidth));
+            kernels.Transfers.Download(Rows(activations[to], n, outWidth), output.AsSpan(first * outWidth, n * outWidth));
         }
         return output;
     }
@@ -81,7 +81,7 @@ public sealed class DeviceModel : IDisposable
     void Forward(int rows, int from, int to) => DeviceLayers.Forward(kernels, Layout, parameters.View, activations, rows, from, to);
 
     /// <summary>Puts a data set's bytes on the device once, for repeated evaluation (the test set at every epoch's end).</summary>
-    public DeviceImages Upload(byte[] images, int count) => new(kernels.Accelerator, images, count);
+    public DeviceImages Upload(byte[] images, int count) => new(kernels, images, count);
 
     /// <summary>
     /// Reconstructs every image of the set and returns each image's sum of squared errors over its
@@ -92,7 +92,7 @@ public sealed class DeviceModel : IDisposable
         using var codes = kernels.Accelerator.Allocate1D<float>((long)set.Count * Bottleneck);
         ForEachBatch(set, (first, n) =>
             Rows(activations[CodeLayer], n, Bottleneck).CopyTo(((ArrayView<float>)codes.View).SubView((long)first * Bottleneck, (long)n * Bottleneck)));
-        return (set.SquaredErrors.GetAsArray1D(), codes.GetAsArray1D());
+        return (kernels.Transfers.Download(set.SquaredErrors), kernels.Transfers.Download(codes));
     }
 
     /// <summary>
@@ -103,7 +103,7 @@ public sealed class DeviceModel : IDisposable
     {
         ForEachBatch(set, (_, _) => { });
         kernels.ColumnSums(set.SquaredErrors.View, set.Count, 1, mean.View, 1f / ((float)set.Count * Architecture.Pixels));
-        return mean.GetAsArray1D()[0];
+        return kernels.Transfers.Download(mean)[0];
     }
 
     /// <summary>Forward passes over the whole set, leaving each image's squared error in set.SquaredErrors.</summary>
@@ -140,14 +140,14 @@ public sealed class DeviceImages : IDisposable
     /// <summary>Each image's last sum of squared reconstruction errors.</summary>
     internal MemoryBuffer1D<float, Stride1D.Dense> SquaredErrors { get; }
 
-    internal DeviceImages(Accelerator accelerator, byte[] bytes, int count)
+    internal DeviceImages(DeviceKernels kernels, byte[] bytes, int count)
     {
         if (count < 1 || (long)count * Architecture.Pixels > bytes.Length)
             throw new ArgumentException($"{bytes.Length} bytes do not hold {count} images");
         Count = count;
-        images = accelerator.Allocate1D(bytes.AsSpan(0, count * Architecture.Pixels).ToArray());
-        order = accelerator.Allocate1D(Enumerable.Range(0, count).ToArray());
-        SquaredErrors = accelerator.Allocate1D<float>(count);
+        images = kernels.Transfers.Allocate<byte>(bytes.AsSpan(0, count * Architecture.Pixels));
+        order = kernels.Transfers.Allocate(Enumerable.Range(0, count).ToArray());
+        SquaredErrors = kernels.Accelerator.Allocate1D<float>(count);
     }
 
     public void Dispose()

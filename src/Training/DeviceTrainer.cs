@@ -37,9 +37,6 @@ public sealed class DeviceTrainer : IDisposable
     public int BatchesPerEpoch { get; }
     /// <summary>The shuffle generator's state, for checkpoints.</summary>
     public ulong ShuffleState => shuffleRng.State;
-    /// <summary>Bytes <see cref="TrainEpoch"/> has copied host→device and device→host; the benchmark checks the batch loop adds none.</summary>
-    public long BytesToDevice { get; private set; }
-    public long BytesFromDevice { get; private set; }
     /// <summary>The epoch (counted from 0) that the next <see cref="TrainEpoch"/> trains or continues.</summary>
     public int Epoch => epoch;
     /// <summary>Batches of <see cref="Epoch"/> already trained: non-zero only after a stop inside an epoch.</summary>
@@ -67,9 +64,9 @@ public sealed class DeviceTrainer : IDisposable
         try
         {
             if (needed > accelerator.MemorySize) throw new OutOfMemoryException($"the device has {accelerator.MemorySize:N0} bytes");
-            images = Own(accelerator.Allocate1D(imageBytes.AsSpan(0, imageCount * Architecture.Pixels).ToArray()));
-            permutation = Own(accelerator.Allocate1D(Enumerable.Range(0, imageCount).ToArray()));
-            parameters = Own(accelerator.Allocate1D(initialParameters));
+            images = Own(kernels.Transfers.Allocate<byte>(imageBytes.AsSpan(0, imageCount * Architecture.Pixels)));
+            permutation = Own(kernels.Transfers.Allocate(Enumerable.Range(0, imageCount).ToArray()));
+            parameters = Own(kernels.Transfers.Allocate(initialParameters));
             gradients = Own(accelerator.Allocate1D<float>(layout.Length));
             adamM = Own(accelerator.Allocate1D<float>(layout.Length));
             adamV = Own(accelerator.Allocate1D<float>(layout.Length));
@@ -125,11 +122,7 @@ public sealed class DeviceTrainer : IDisposable
         if (!epochOpen)
         {
             epochShuffleState = shuffleRng.State;
-            if (options.Shuffle)
-            {
-                permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
-                BytesToDevice += permutation.LengthInBytes;
-            }
+            if (options.Shuffle) kernels.Transfers.Upload(permutation.View, shuffleRng.Permutation(imageCount));
             (this.epoch, batch, epochOpen) = (epoch, 0, true);
         }
 
@@ -148,8 +141,7 @@ public sealed class DeviceTrainer : IDisposable
                     ImagesIn(start, b + 1) / lastReport.TotalSeconds));
             }
         }
-        var losses = batchLosses.GetAsArray1D()[..b]; // synchronises
-        BytesFromDevice += batchLosses.LengthInBytes;
+        var losses = kernels.Transfers.Download(batchLosses.View.SubView(0, b)); // synchronises
         int bad = Array.FindIndex(losses, l => !float.IsFinite(l));
         if (bad >= 0) throw new NonFiniteLossException(epoch + 1, bad + 1, BatchesPerEpoch, losses[bad]);
 
@@ -172,8 +164,8 @@ public sealed class DeviceTrainer : IDisposable
     /// inside the batch loop does this.
     /// </summary>
     public TrainerState ExportState() => new(
-        parameters.GetAsArray1D(), adamM.GetAsArray1D(), adamV.GetAsArray1D(), Step,
-        epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, batchLosses.GetAsArray1D()[..batch]);
+        kernels.Transfers.Download(parameters), kernels.Transfers.Download(adamM), kernels.Transfers.Download(adamV), Step,
+        epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, kernels.Transfers.Download(batchLosses.View.SubView(0, batch)));
 
     /// <summary>Replaces the whole training state with one from <see cref="ExportState"/>, from this or an earlier process.</summary>
     public void ImportState(TrainerState state)
@@ -183,9 +175,9 @@ public sealed class DeviceTrainer : IDisposable
         if (state.Epoch < 0 || state.Batch < 0 || state.Batch >= BatchesPerEpoch || state.BatchLosses.Length != state.Batch || state.Step < 0)
             throw new ArgumentException($"the state's position (epoch {state.Epoch}, batch {state.Batch} of {BatchesPerEpoch}, " +
                 $"{state.BatchLosses.Length} batch losses) does not fit {BatchesPerEpoch} batches per epoch");
-        parameters.CopyFromCPU(state.Parameters);
-        adamM.CopyFromCPU(state.AdamM);
-        adamV.CopyFromCPU(state.AdamV);
+        kernels.Transfers.Upload(parameters.View, state.Parameters);
+        kernels.Transfers.Upload(adamM.View, state.AdamM);
+        kernels.Transfers.Upload(adamV.View, state.AdamV);
         Step = state.Step;
         shuffleRng = new SplitMix64(state.ShuffleState);
         (epoch, batch, epochOpen) = (state.Epoch, state.Batch, false);
@@ -193,8 +185,8 @@ public sealed class DeviceTrainer : IDisposable
         // Inside an epoch: draw its permutation again from the state it started from, exactly as the
         // interrupted run did, and put back the losses of the batches already trained.
         epochShuffleState = state.ShuffleState;
-        if (options.Shuffle) permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
-        batchLosses.View.SubView(0, state.Batch).CopyFromCPU(state.BatchLosses);
+        if (options.Shuffle) kernels.Transfers.Upload(permutation.View, shuffleRng.Permutation(imageCount));
+        kernels.Transfers.Upload(batchLosses.View.SubView(0, state.Batch), state.BatchLosses);
         epochOpen = true;
     }
 
@@ -243,13 +235,14 @@ public sealed class DeviceTrainer : IDisposable
     }
 
     /// <summary>The current parameters in the padded flat layout (synchronises).</summary>
-    public float[] DownloadParameters() => parameters.GetAsArray1D();
+    public float[] DownloadParameters() => kernels.Transfers.Download(parameters);
 
     /// <summary>The parameters where they live, for evaluating them on the same device between epochs.</summary>
     public ArrayView<float> Parameters => parameters.View;
 
     /// <summary>The gradients of the last step, in the padded flat layout (synchronises).</summary>
-    public float[] DownloadGradients() => gradients.GetAsArray1D();
+    public float[] DownloadGradients() => kernels.Transfers.Download(gradients);
+
 
     public void Dispose()
     {

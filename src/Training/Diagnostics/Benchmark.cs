@@ -29,7 +29,8 @@ public sealed record BenchmarkResult(
     [property: JsonPropertyName("flop_per_epoch")] double FlopPerEpoch,
     [property: JsonPropertyName("families")] IReadOnlyList<FamilyTiming> Families,
     [property: JsonPropertyName("host_device_bytes_per_step")] double HostDeviceBytesPerStep,
-    [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds);
+    [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds,
+    [property: JsonPropertyName("host_device_bytes_per_epoch")] long? HostDeviceBytesPerEpoch);
 
 /// <summary>
 /// Times training steps on the full-size problem. Launches are asynchronous, so every timed region
@@ -62,9 +63,10 @@ public static class Benchmark
             return clock.Elapsed.TotalSeconds / n;
         }
 
-        long bytesBefore = trainer.BytesToDevice + trainer.BytesFromDevice;
+        // Counted by the same door every copy goes through, across the timed steps and their warm-up.
+        var before = kernels.Transfers.Count;
         double step = Time(KernelFamilies.All, steps);
-        double bytesPerStep = (double)(trainer.BytesToDevice + trainer.BytesFromDevice - bytesBefore) / steps;
+        double bytesPerStep = (double)(kernels.Transfers.Count - before).Bytes / (steps + 2);
 
         var arch = layout.Architecture;
         long macs = arch.MultiplyAddsPerImage * batch;
@@ -84,9 +86,15 @@ public static class Benchmark
         double batchesPerEpoch = (double)EpochImages / batch;
         double flopPerEpoch = (double)arch.TrainingFlopsPerImage * EpochImages;
         double? measured = null;
-        if (timeEpoch) measured = trainer.TrainEpoch(0).Seconds;
+        long? epochBytes = null;
+        if (timeEpoch)
+        {
+            before = kernels.Transfers.Count;
+            measured = trainer.TrainEpoch(0).Seconds;
+            epochBytes = (kernels.Transfers.Count - before).Bytes;
+        }
         return new BenchmarkResult(Accelerators.Name(kernels.Accelerator.AcceleratorType), kernels.Accelerator.Name, kernels.Schedule.Name,
             (int)kernels.Schedule.Matmul, kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
-            arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured);
+            arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured, epochBytes);
     }
 }
