@@ -123,14 +123,18 @@ public static class TrainCommand
         };
         metrics.Epochs.AddRange(resumed?.History ?? []);
         using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
+        var (imageCount, datasetSha256) = (set.Count, metrics.DatasetSha256);
         if (resumed != null) trainer.ImportState(resumed.State);
         // Only now, with the accelerator and its memory in hand, does the run touch its folder.
         Directory.CreateDirectory(outDir);
         RunFolder.Clear(outDir, earlierRun: resumed == null);
 
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
+        // The device holds both image sets from here on: let the collector have the host copies
+        // (55 MB for MNIST) instead of carrying them through the whole run.
+        (set, test) = (null!, null);
         var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
+            options, imageCount, resumed?.Init ?? initPath, datasetSha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
         int exit = loop.Run(resumed?.State.Epoch);
         if (exit != ExitCodes.Ok) return exit;
 

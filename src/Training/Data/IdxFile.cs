@@ -18,36 +18,49 @@ public static class IdxFile
     public static IdxImages ReadImages(string path)
     {
         var name = Path.GetFileName(path);
-        var bytes = ReadAllBytes(path);
-        int count = ReadHeader(bytes, name, ImageMagic, ImageHeader);
-        int rows = ReadInt(bytes, 8, name, "row count"), cols = ReadInt(bytes, 12, name, "column count");
+        var (header, pixels) = ReadSplit(path, ImageHeader);
+        int count = ReadHeader(header, name, ImageMagic, ImageHeader);
+        int rows = ReadInt(header, 8, name, "row count"), cols = ReadInt(header, 12, name, "column count");
         // The model's input layer is 784 wide; anything else is not MNIST.
         if (rows != 28 || cols != 28)
             throw new DataFormatException($"{name}: images are {rows}x{cols}, expected 28x28");
-        CheckPayload(bytes, name, ImageHeader, (long)count * rows * cols, $"{count} images of {rows}x{cols}");
-        return new IdxImages(count, rows, cols, bytes[ImageHeader..]);
+        CheckPayload(pixels, name, (long)count * rows * cols, $"{count} images of {rows}x{cols}");
+        return new IdxImages(count, rows, cols, pixels);
     }
 
     public static byte[] ReadLabels(string path)
     {
         var name = Path.GetFileName(path);
-        var bytes = ReadAllBytes(path);
-        int count = ReadHeader(bytes, name, LabelMagic, LabelHeader);
-        CheckPayload(bytes, name, LabelHeader, count, $"{count} labels");
-        return bytes[LabelHeader..];
+        var (header, labels) = ReadSplit(path, LabelHeader);
+        int count = ReadHeader(header, name, LabelMagic, LabelHeader);
+        CheckPayload(labels, name, count, $"{count} labels");
+        return labels;
     }
 
     /// <summary>The whole file, decompressed when it starts with the gzip magic (whatever its extension).</summary>
-    public static byte[] ReadAllBytes(string path)
+    public static byte[] ReadAllBytes(string path) => Decode(ReadRaw(path), Path.GetFileName(path));
+
+    /// <summary>
+    /// The file's first <paramref name="headerSize"/> bytes (fewer if it is shorter) and the rest,
+    /// decompressed when gzipped. The payload is what callers keep, so it is decompressed straight
+    /// into its own array rather than copied out of a buffer holding the whole file: for the 47 MB
+    /// of training images that is the difference between one copy in memory and three.
+    /// </summary>
+    static (byte[] Header, byte[] Payload) ReadSplit(string path, int headerSize)
     {
-        var name = Path.GetFileName(path);
-        byte[] raw;
-        try { raw = File.ReadAllBytes(path); }
+        var raw = ReadRaw(path);
+        if (raw is [0x1f, 0x8b, ..]) return Gunzip(raw, Path.GetFileName(path), headerSize);
+        int split = Math.Min(headerSize, raw.Length);
+        return (raw[..split], raw[split..]);
+    }
+
+    static byte[] ReadRaw(string path)
+    {
+        try { return File.ReadAllBytes(path); }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new DataFormatException($"{path}: no such file");
         }
-        return Decode(raw, name);
     }
 
     public static string Sha256Hex(params ReadOnlySpan<byte[]> parts)
@@ -58,27 +71,40 @@ public static class IdxFile
     }
 
     /// <summary>File bytes as stored, gunzipped when they start with the gzip magic.</summary>
-    internal static byte[] Decode(byte[] raw, string name) => raw is [0x1f, 0x8b, ..] ? Gunzip(raw, name) : raw;
+    internal static byte[] Decode(byte[] raw, string name) => raw is [0x1f, 0x8b, ..] ? Gunzip(raw, name, 0).Payload : raw;
 
-    static byte[] Gunzip(byte[] gz, string name)
+    /// <summary>Decompresses into a header of up to <paramref name="headerSize"/> bytes and the payload after it.</summary>
+    static (byte[] Header, byte[] Payload) Gunzip(byte[] gz, string name, int headerSize)
     {
-        var output = new MemoryStream();
+        // GZipStream silently stops at the end of a cut-off file, so compare against the size in
+        // the gzip trailer (uncompressed length mod 2^32) to tell a truncated download from a good one.
+        uint trailer = gz.Length >= 18 ? BinaryPrimitives.ReadUInt32LittleEndian(gz.AsSpan(gz.Length - 4)) : uint.MaxValue;
+        var header = new byte[headerSize];
+        int headerRead;
+        // Sized by the trailer, the payload stream fills exactly and its buffer is the result, with
+        // no copy. A trailer that claims more than deflate could plausibly expand to (a damaged
+        // file) only costs a growing stream and the error below.
+        long expected = (long)trailer - headerSize;
+        var payload = new MemoryStream(expected >= 0 && expected <= MaxExpansion * (long)gz.Length ? (int)Math.Min(expected, Array.MaxLength) : 0);
         try
         {
             using var gzip = new GZipStream(new MemoryStream(gz), CompressionMode.Decompress);
-            gzip.CopyTo(output);
+            headerRead = gzip.ReadAtLeast(header, headerSize, throwOnEndOfStream: false);
+            gzip.CopyTo(payload);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
             throw new DataFormatException($"{name}: corrupt or truncated gzip stream ({OneLine(e.Message)})");
         }
-        // GZipStream silently stops at the end of a cut-off file, so compare against the size in
-        // the gzip trailer (uncompressed length mod 2^32) to tell a truncated download from a good one.
-        uint trailer = gz.Length >= 18 ? BinaryPrimitives.ReadUInt32LittleEndian(gz.AsSpan(gz.Length - 4)) : uint.MaxValue;
-        if (trailer != (uint)output.Length)
-            throw new DataFormatException($"{name}: truncated gzip stream: decompressed {output.Length} bytes but the gzip trailer does not match");
-        return output.ToArray();
+        long total = headerRead + payload.Length;
+        if (trailer != (uint)total)
+            throw new DataFormatException($"{name}: truncated gzip stream: decompressed {total} bytes but the gzip trailer does not match");
+        return (headerRead < headerSize ? header[..headerRead] : header,
+            payload.Length == payload.Capacity ? payload.GetBuffer() : payload.ToArray());
     }
+
+    /// <summary>Far beyond what MNIST's files compress by (about 5:1), well short of deflate's limit (about 1000:1).</summary>
+    const int MaxExpansion = 64;
 
     static int ReadHeader(byte[] bytes, string name, int magic, int headerSize)
     {
@@ -98,9 +124,9 @@ public static class IdxFile
         return value;
     }
 
-    static void CheckPayload(byte[] bytes, string name, int headerSize, long expected, string what)
+    static void CheckPayload(byte[] payload, string name, long expected, string what)
     {
-        long actual = bytes.Length - headerSize;
+        long actual = payload.Length;
         if (actual < expected)
             throw new DataFormatException($"{name}: truncated: header says {what} ({expected} bytes) but the payload has {actual} bytes");
         if (actual > expected)
