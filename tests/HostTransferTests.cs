@@ -52,9 +52,9 @@ public class HostTransferTests
         using var trainer = Trainer(count, batch, shuffle: true);
         using var loss = Kernels.Accelerator.Allocate1D<float>(1);
         var before = Kernels.Transfers.Count;
-        // Whole batches and the partial last one, with the step's own launches.
+        // Whole batches and the partial last one, through the step training runs.
         for (int first = 0; first < count; first += batch)
-            trainer.RunStep(first, Math.Min(batch, count - first), loss.View, 1e-3, KernelFamilies.All);
+            trainer.TrainStep(first, Math.Min(batch, count - first), loss.View, 1e-3);
         Kernels.Accelerator.Synchronize();
         Assert.That(Kernels.Transfers.Count - before, Is.EqualTo(default(TransferCount)), "copies inside the training step");
     }

@@ -74,7 +74,7 @@ public static class DiagnosticCommands
         var groups = new Option<int?>("--groups-per-sm") { Description = "Tuning: split tiled products along their depth until they give this many groups per multiprocessor." };
         var version = new Option<int?>("--matmul-version") { Description = "Tuning: run this matrix-product version (1 naive, 2 blocked, 3 tiled) instead of the schedule's." };
         var optimize = new Option<int>("--ilgpu-optimization") { Description = "Tuning: ILGPU's optimisation level for the kernels, 0, 1 or 2.", DefaultValueFactory = _ => 1 };
-        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version, optimize };
+        var command = new Command("bench", "Time training steps on the full-size problem, and each of their four phases.") { accelerator, steps, batch, json, epoch, groups, version, optimize };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
@@ -118,8 +118,8 @@ public static class DiagnosticCommands
             Console.WriteLine(string.Create(c, $"  epoch (measured)  {m,10:F2} s      estimate off by {(r.EstimatedEpochSeconds / m - 1) * 100:+0.0;-0.0} %"));
         string epochBytes = r.HostDeviceBytesPerEpoch is { } e ? string.Create(c, $", {e:N0} in the measured epoch") : "";
         Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step, counted{epochBytes}"));
-        Console.WriteLine($"  {"family",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
-        foreach (var f in r.Families)
-            Console.WriteLine(string.Create(c, $"  {f.Family,-18} {f.SecondsPerStep * 1e3,10:F3} {f.Gflops,10:F1} {f.Share,7:P1}"));
+        Console.WriteLine($"  {"phase",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
+        foreach (var p in r.Phases)
+            Console.WriteLine(string.Create(c, $"  {p.Phase,-18} {p.SecondsPerStep * 1e3,10:F3} {p.Gflops,10:F1} {p.Share,7:P1}"));
     }
 }

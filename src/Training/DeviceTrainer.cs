@@ -130,7 +130,7 @@ public sealed class DeviceTrainer : IDisposable
         for (; b < BatchesPerEpoch && !stop.IsCancellationRequested; b++)
         {
             int first = b * options.BatchSize, rows = Math.Min(options.BatchSize, imageCount - first);
-            TrainBatch(first, rows, batchLosses.View.SubView(b, 1), lr);
+            TrainStep(first, rows, batchLosses.View.SubView(b, 1), lr);
 
             if (progress != null && clock.Elapsed - lastReport >= ProgressInterval && b + 1 < BatchesPerEpoch)
             {
@@ -190,47 +190,57 @@ public sealed class DeviceTrainer : IDisposable
         epochOpen = true;
     }
 
-    /// <summary>One batch, from dataset bytes to the Adam update; the batch loss lands in <paramref name="loss"/> on the device.</summary>
-    void TrainBatch(int first, int rows, ArrayView<float> loss, double learningRate) =>
-        RunStep(first, rows, loss, learningRate, KernelFamilies.All);
+    /// <summary>
+    /// One batch, from dataset bytes to the Adam update, as tiny-cuda-nn's Trainer::training_step
+    /// reads: forward, loss, backward, optimizer step. The batch loss lands in
+    /// <paramref name="loss"/> on the device. The benchmark times these same four methods.
+    /// </summary>
+    internal void TrainStep(int first, int rows, ArrayView<float> loss, double learningRate)
+    {
+        Forward(first, rows);
+        Loss(rows, loss);
+        Backward(rows);
+        Update(learningRate);
+    }
+
+    /// <summary>Gathers rows [first, first + rows) of the epoch's order from the dataset bytes and runs every layer on them.</summary>
+    internal void Forward(int first, int rows)
+    {
+        kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
+        DeviceLayers.Forward(kernels, layout, parameters.View, activations, rows, 0, layout.Slots.Count);
+    }
 
     /// <summary>
-    /// The training step, in order. <paramref name="families"/> selects which kernel families are
-    /// launched, so that the benchmark can time each family on exactly the launches training makes.
+    /// The mean squared error of the reconstruction into <paramref name="loss"/>, and its gradient
+    /// through the Sigmoid into the last layer's delta. The target of an autoencoder is its own input.
     /// </summary>
-    internal void RunStep(int first, int rows, ArrayView<float> loss, double learningRate, KernelFamilies families)
+    internal void Loss(int rows, ArrayView<float> loss) =>
+        kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
+            Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
+
+    /// <summary>Every layer's weight and bias gradients, last layer first, passing each layer's delta down to the one before.</summary>
+    internal void Backward(int rows)
     {
-        bool forward = families.HasFlag(KernelFamilies.ForwardMatmul), backward = families.HasFlag(KernelFamilies.BackwardMatmul);
-        bool elementwise = families.HasFlag(KernelFamilies.Elementwise);
-        var p = parameters.View;
-        var g = gradients.View;
-        var slots = layout.Slots;
-        if (elementwise)
-            kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
-
-        if (forward) DeviceLayers.Forward(kernels, layout, p, activations, rows, 0, slots.Count);
-
-        // The target of an autoencoder is its own input.
-        if (elementwise)
-            kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
-                Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
-
-        for (int l = slots.Count - 1; l >= 0; l--)
+        var (p, g) = (parameters.View, gradients.View);
+        for (int l = layout.Slots.Count - 1; l >= 0; l--)
         {
-            var s = slots[l];
+            var s = layout.Slots[l];
             var (outputs, inputs) = (s.Spec.Outputs, s.Spec.Inputs);
             var delta = Rows(deltas[l], rows, outputs);
             var input = Rows(activations[l], rows, inputs);
-            if (backward) kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
-            if (elementwise) kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
+            kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
+            kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
             // Every layer but the first feeds from a ReLU, whose mask is applied in the same kernel.
-            if (backward && l > 0)
+            if (l > 0)
                 kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), rows, outputs, inputs);
         }
+    }
 
-        if (!families.HasFlag(KernelFamilies.Adam)) return;
+    /// <summary>One Adam step over every parameter, in a single launch over the flat buffer.</summary>
+    internal void Update(double learningRate)
+    {
         Step++;
-        kernels.Adam(p, g, adamM.View, adamV.View, layout.Length,
+        kernels.Adam(parameters.View, gradients.View, adamM.View, adamV.View, layout.Length,
             new AdamStep(learningRate, options.Beta1, options.Beta2, options.Epsilon, Step));
     }
 
@@ -243,21 +253,8 @@ public sealed class DeviceTrainer : IDisposable
     /// <summary>The gradients of the last step, in the padded flat layout (synchronises).</summary>
     public float[] DownloadGradients() => kernels.Transfers.Download(gradients);
 
-
     public void Dispose()
     {
         foreach (var d in owned) d.Dispose();
     }
-}
-
-/// <summary>The kernel families of a training step, as the benchmark reports them.</summary>
-[Flags]
-public enum KernelFamilies
-{
-    ForwardMatmul = 1,
-    BackwardMatmul = 2,
-    /// <summary>Batch gather, the MSE and its gradient, column sums.</summary>
-    Elementwise = 4,
-    Adam = 8,
-    All = ForwardMatmul | BackwardMatmul | Elementwise | Adam,
 }

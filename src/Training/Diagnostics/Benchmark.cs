@@ -5,9 +5,9 @@ using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Training.Diagnostics;
 
-/// <summary>Time and arithmetic of one kernel family within a training step.</summary>
-public sealed record FamilyTiming(
-    [property: JsonPropertyName("family")] string Family,
+/// <summary>Time and arithmetic of one phase of the training step (forward, loss, backward, update).</summary>
+public sealed record PhaseTiming(
+    [property: JsonPropertyName("phase")] string Phase,
     [property: JsonPropertyName("seconds_per_step")] double SecondsPerStep,
     [property: JsonPropertyName("gflops")] double Gflops,
     [property: JsonPropertyName("share")] double Share);
@@ -27,7 +27,7 @@ public sealed record BenchmarkResult(
     [property: JsonPropertyName("estimated_50_epoch_seconds")] double Estimated50EpochSeconds,
     [property: JsonPropertyName("gflops")] double Gflops,
     [property: JsonPropertyName("flop_per_epoch")] double FlopPerEpoch,
-    [property: JsonPropertyName("families")] IReadOnlyList<FamilyTiming> Families,
+    [property: JsonPropertyName("phases")] IReadOnlyList<PhaseTiming> Phases,
     [property: JsonPropertyName("host_device_bytes_per_step")] double HostDeviceBytesPerStep,
     [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds,
     [property: JsonPropertyName("host_device_bytes_per_epoch")] long? HostDeviceBytesPerEpoch);
@@ -53,35 +53,38 @@ public static class Benchmark
         using var trainer = new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1));
         using var loss = kernels.Accelerator.Allocate1D<float>(1);
 
-        double Time(KernelFamilies families, int n)
+        // Each timed call is what training calls: the whole step, or one of its four phases alone.
+        double Time(Action<int> run, int n)
         {
-            for (int i = 0; i < 2; i++) trainer.RunStep(0, batch, loss.View, 1e-3, families);
+            for (int i = 0; i < 2; i++) run(0);
             kernels.Accelerator.Synchronize();
             var clock = Stopwatch.StartNew();
-            for (int i = 0; i < n; i++) trainer.RunStep((i % (count / batch)) * batch, batch, loss.View, 1e-3, families);
+            for (int i = 0; i < n; i++) run((i % (count / batch)) * batch);
             kernels.Accelerator.Synchronize();
             return clock.Elapsed.TotalSeconds / n;
         }
 
         // Counted by the same door every copy goes through, across the timed steps and their warm-up.
         var before = kernels.Transfers.Count;
-        double step = Time(KernelFamilies.All, steps);
+        double step = Time(first => trainer.TrainStep(first, batch, loss.View, 1e-3), steps);
         double bytesPerStep = (double)(kernels.Transfers.Count - before).Bytes / (steps + 2);
 
         var arch = layout.Architecture;
         long macs = arch.MultiplyAddsPerImage * batch;
         long outputs = arch.Layers.Sum(l => (long)l.Outputs) * batch;
-        var families = new (KernelFamilies Family, string Name, double Flop)[]
+        var phases = new (string Name, Action<int> Run, double Flop)[]
         {
-            (KernelFamilies.ForwardMatmul, "forward matmuls", 2.0 * macs),
-            (KernelFamilies.BackwardMatmul, "backward matmuls", 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch)),
-            // Per pixel: the gather's scale and the loss gradient's six operations; one add per bias-gradient term.
-            (KernelFamilies.Elementwise, "elementwise", 7.0 * batch * Architecture.Pixels + outputs),
-            (KernelFamilies.Adam, "adam", 12.0 * layout.Length),
+            // The gather scales each pixel once.
+            ("forward", first => trainer.Forward(first, batch), 2.0 * macs + (double)batch * Architecture.Pixels),
+            // Per pixel, the loss gradient's six operations.
+            ("loss", _ => trainer.Loss(batch, loss.View), 6.0 * batch * Architecture.Pixels),
+            // Weight gradients, input gradients (none for the first layer), one add per bias-gradient term.
+            ("backward", _ => trainer.Backward(batch), 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch) + outputs),
+            ("update", _ => trainer.Update(1e-3), 12.0 * layout.Length),
         };
-        var times = families.Select(f => Time(f.Family, Math.Max(1, steps / 2))).ToArray();
+        var times = phases.Select(p => Time(p.Run, Math.Max(1, steps / 2))).ToArray();
         double total = times.Sum();
-        var timings = families.Select((f, i) => new FamilyTiming(f.Name, times[i], f.Flop / times[i] / 1e9, times[i] / total)).ToList();
+        var timings = phases.Select((p, i) => new PhaseTiming(p.Name, times[i], p.Flop / times[i] / 1e9, times[i] / total)).ToList();
 
         double batchesPerEpoch = (double)EpochImages / batch;
         double flopPerEpoch = (double)arch.TrainingFlopsPerImage * EpochImages;
