@@ -100,7 +100,7 @@ public static class TrainCommand
         using var accelerator = Accelerators.Create(context, kind);
         using var kernels = new DeviceKernels(accelerator);
         string acceleratorName = Accelerators.Name(accelerator.AcceleratorType);
-        Console.WriteLine($"model: {string.Join("-", layout.Architecture.Layers.Select(l => l.Inputs).Append(Architecture.Pixels))}, " +
+        Console.WriteLine($"model: {string.Join("-", layout.Architecture.Widths)}, " +
             $"{layout.Architecture.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
         Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}");
         Console.WriteLine($"data: {set.Count} images from {dataDir}; batch {options.BatchSize}, {options.Epochs} epochs; output in {outDir}");

@@ -28,43 +28,44 @@ public sealed class DeviceModel : IDisposable
         Layout = layout;
         BatchSize = batchSize;
         var accelerator = kernels.Accelerator;
-        parameters = accelerator.Allocate1D<float>(layout.Length);
-        Load(flat);
+        CheckParameterCount(flat.Length);
+        parameters = kernels.Transfers.Allocate(flat);
         mean = accelerator.Allocate1D<float>(1);
-        var widths = new[] { Architecture.Pixels }.Concat(layout.Architecture.Layers.Select(l => l.Outputs));
-        activations = widths.Select(w => accelerator.Allocate1D<float>((long)batchSize * w)).ToArray();
+        activations = layout.Architecture.Widths.Select(w => accelerator.Allocate1D<float>((long)batchSize * w)).ToArray();
     }
 
-    /// <summary>Replaces the parameters with a device buffer of the same padded layout, without a trip through the host.</summary>
+    /// <summary>
+    /// Replaces the parameters with a device buffer of the same padded layout, without a trip
+    /// through the host: the test MSE after each epoch evaluates the trainer's parameters this way.
+    /// </summary>
     public void Load(ArrayView<float> flat)
     {
-        if (flat.Length != Layout.Length)
-            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {flat.Length}");
+        CheckParameterCount(flat.Length);
         parameters.View.CopyFrom(flat);
     }
 
-    /// <summary>Replaces the parameters (padded flat layout).</summary>
-    public void Load(float[] flat)
+    void CheckParameterCount(long length)
     {
-        if (flat.Length != Layout.Length)
-            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {flat.Length}");
-        kernels.Transfers.Upload(parameters.View, flat);
+        if (length != Layout.Length)
+            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {length}");
     }
 
     /// <summary>Bottleneck codes [rows, z] of images [rows, 784] in [0, 1].</summary>
-    public float[] Encode(float[] images) => Run(images, Architecture.Pixels, 0, CodeLayer);
+    public float[] Encode(float[] images) => Run(images, 0, CodeLayer);
 
     /// <summary>Decoder outputs [rows, 784] of codes [rows, z].</summary>
-    public float[] Decode(float[] codes) => Run(codes, Bottleneck, CodeLayer, Layout.Slots.Count);
+    public float[] Decode(float[] codes) => Run(codes, CodeLayer, Layout.Slots.Count);
 
     /// <summary>The whole forward pass: reconstructions [rows, 784] of images [rows, 784].</summary>
-    public float[] Reconstruct(float[] images) => Run(images, Architecture.Pixels, 0, Layout.Slots.Count);
+    public float[] Reconstruct(float[] images) => Run(images, 0, Layout.Slots.Count);
 
-    /// <summary>Layers [from, to) over inputs of the given width, batch by batch.</summary>
-    float[] Run(float[] input, int width, int from, int to)
+    /// <summary>Layers [from, to) over rows of activation <paramref name="from"/>, batch by batch.</summary>
+    float[] Run(float[] input, int from, int to)
     {
+        var widths = Layout.Architecture.Widths;
+        int width = widths[from], outWidth = widths[to];
         if (input.Length % width != 0) throw new ArgumentException($"{input.Length} values are not rows of {width}");
-        int rows = input.Length / width, outWidth = Width(to);
+        int rows = input.Length / width;
         var output = new float[(long)rows * outWidth];
         for (int first = 0; first < rows; first += BatchSize)
         {
@@ -75,8 +76,6 @@ public sealed class DeviceModel : IDisposable
         }
         return output;
     }
-
-    int Width(int layer) => layer == 0 ? Architecture.Pixels : Layout.Slots[layer - 1].Spec.Outputs;
 
     void Forward(int rows, int from, int to) => DeviceLayers.Forward(kernels, Layout, parameters.View, activations, rows, from, to);
 

@@ -59,7 +59,7 @@ public sealed class DeviceTrainer : IDisposable
         var accelerator = kernels.Accelerator;
         int rows = Math.Min(options.BatchSize, imageCount);
 
-        var widths = LayerWidths(layout);
+        var widths = layout.Architecture.Widths;
         long needed = DeviceBytes(layout, imageCount, options.BatchSize);
         try
         {
@@ -86,14 +86,11 @@ public sealed class DeviceTrainer : IDisposable
         }
     }
 
-    static int[] LayerWidths(ParameterLayout layout) =>
-        new[] { Architecture.Pixels }.Concat(layout.Architecture.Layers.Select(l => l.Outputs)).ToArray();
-
     /// <summary>Device memory a trainer allocates: the dataset, four parameter-sized buffers, and the activations and deltas of a batch.</summary>
     public static long DeviceBytes(ParameterLayout layout, int imageCount, int batchSize)
     {
         long rows = Math.Min(batchSize, imageCount), batches = (imageCount + (long)batchSize - 1) / batchSize;
-        var widths = LayerWidths(layout);
+        var widths = layout.Architecture.Widths;
         return (long)imageCount * Architecture.Pixels + 4L * imageCount + 4 * 4L * layout.Length + 4 * batches
             + 4 * rows * (widths.Sum(w => (long)w) + widths.Skip(1).Sum(w => (long)w));
     }
