@@ -97,7 +97,20 @@ public static class DiagnosticCommands
             }
             using var kernels = new DeviceKernels(acc, schedule);
             if (!parse.GetValue(json)) Console.Error.WriteLine($"bench: {acc.Name}, schedule {kernels.Schedule.Name}, warming up…");
-            var r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
+            if (!parse.GetValue(json)) Console.Error.WriteLine("bench: checking the kernels against the float64 reference first…");
+            BenchmarkResult r;
+            try
+            {
+                r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
+            }
+            catch (UnvalidatedKernelsException e)
+            {
+                foreach (var row in e.Rows.Where(row => !row.Passed))
+                    Console.Error.Write(string.Create(CultureInfo.InvariantCulture,
+                        $"  {row.Kernel,-34} {row.Schedule,-12} {row.Shape,-14} {row.MaxError,10:E2}  FAIL\n{row.Detail}"));
+                Console.Error.WriteLine($"gpuae: error: bench: {e.Message}");
+                return ExitCodes.Failure;
+            }
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
             else

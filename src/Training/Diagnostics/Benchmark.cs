@@ -41,8 +41,18 @@ public static class Benchmark
     /// <summary>MNIST's training set: the epoch the estimates are for.</summary>
     public const int EpochImages = 60_000;
 
-    public static BenchmarkResult Run(DeviceKernels kernels, int steps, int batch = 2048, int bottleneck = 8, bool timeEpoch = false)
+    /// <summary>
+    /// Checks the kernels against the float64 reference with <paramref name="check"/> (by default
+    /// selftest's rows for exactly this schedule and matrix-product version), and times them only
+    /// when every row passes, as llm.c's dev/cuda validates before it benchmarks.
+    /// </summary>
+    /// <exception cref="UnvalidatedKernelsException">A row failed; nothing was timed.</exception>
+    public static BenchmarkResult Run(DeviceKernels kernels, int steps, int batch = 2048, int bottleneck = 8, bool timeEpoch = false,
+        Func<DeviceKernels, IEnumerable<SelfTestRow>>? check = null)
     {
+        var rows = (check ?? (k => SelfTest.Rows(k, new Random(1)))).Invoke(kernels).ToList();
+        if (rows.Any(r => !r.Passed)) throw new UnvalidatedKernelsException(rows);
+
         var layout = new ParameterLayout(new Architecture(bottleneck));
         var rng = new Random(1);
         // Random pixels cost the kernels what real digits cost them; a few batches' worth keeps the upload short.
@@ -100,4 +110,11 @@ public static class Benchmark
             (int)kernels.Schedule.Matmul, kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
             arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured, epochBytes);
     }
+}
+
+/// <summary>bench refused to time kernels that do not match the float64 reference on this accelerator.</summary>
+public sealed class UnvalidatedKernelsException(IReadOnlyList<SelfTestRow> rows)
+    : Exception($"{rows.Count(r => !r.Passed)} of {rows.Count} selftest rows failed; not timing kernels that compute the wrong thing")
+{
+    public IReadOnlyList<SelfTestRow> Rows { get; } = rows;
 }

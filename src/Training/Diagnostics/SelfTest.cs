@@ -23,19 +23,28 @@ public static class SelfTest
         foreach (var schedule in schedules)
         {
             using var kernels = new DeviceKernels(accelerator, schedule);
-            foreach (var size in new[] { (37, 28, 44), (2048, 784, 392) })
-                foreach (var shape in Enum.GetValues<MatmulShape>())
-                {
-                    yield return Matmul(kernels, shape, size, null, rng);
-                    if (size.Item1 < 100) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
-                }
-            yield return ColumnSums(kernels, 2048, 784, rng);
-            yield return ColumnSums(kernels, 33, 7, rng);
-            yield return Mse(kernels, 2048, 784, rng);
-            yield return Adam(kernels, 622_504, rng);
-            yield return Gather(kernels, 2048, 784, rng);
-            yield return TrainingStep(kernels, 64, rng);
+            foreach (var row in Rows(kernels, rng)) yield return row;
         }
+    }
+
+    /// <summary>
+    /// The rows of one schedule: every kernel with exactly the launch shapes and matrix-product
+    /// version <paramref name="kernels"/> use, so that bench can check what it is about to time.
+    /// </summary>
+    public static IEnumerable<SelfTestRow> Rows(DeviceKernels kernels, Random rng)
+    {
+        foreach (var size in new[] { (37, 28, 44), (2048, 784, 392) })
+            foreach (var shape in Enum.GetValues<MatmulShape>())
+            {
+                yield return Matmul(kernels, shape, size, null, rng);
+                if (size.Item1 < 100) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
+            }
+        yield return ColumnSums(kernels, 2048, 784, rng);
+        yield return ColumnSums(kernels, 33, 7, rng);
+        yield return Mse(kernels, 2048, 784, rng);
+        yield return Adam(kernels, 622_504, rng);
+        yield return Gather(kernels, 2048, 784, rng);
+        yield return TrainingStep(kernels, 64, rng);
     }
 
     static SelfTestRow Matmul(DeviceKernels k, MatmulShape shape, (int M, int N, int K) size, MatmulVersion? version, Random rng)
