@@ -15,11 +15,11 @@ public class AdamStepTableTests
     [TestCase(622504, 4)]
     public void MatchesArgumentAdamBitForBit(int n, int capacity)
     {
-        int seed = Environment.TickCount;
+        int seed = TestSeed.Current;
         var rng = new Random(seed);
         float[] p = Compare.Random(rng, n), m = Compare.Random(rng, n, -0.01f, 0.01f), v = Compare.Random(rng, n, 0f, 1e-4f);
         var kernels = TestAccelerator.Kernels(Schedule.Cpu);
-        using var table = new AdamStepTable(Cpu, capacity, 0.9, 0.999, 1e-8);
+        using var table = new AdamStepTable(Cpu, TestAccelerator.Kernels(Schedule.Cpu).Transfers, capacity, 0.9, 0.999, 1e-8);
         using var ap = Cpu.Allocate1D(p);
         using var am = Cpu.Allocate1D(m);
         using var av = Cpu.Allocate1D(v);
@@ -46,11 +46,11 @@ public class AdamStepTableTests
     [Test]
     public void FirstStepMatchesTheFloat64Reference()
     {
-        int seed = Environment.TickCount, n = 333;
+        int seed = TestSeed.Current, n = 333;
         var rng = new Random(seed);
         float[] p = Compare.Random(rng, n), g = Compare.Random(rng, n, -0.01f, 0.01f);
         float[] m = Compare.Random(rng, n, -0.01f, 0.01f), v = Compare.Random(rng, n, 0f, 1e-4f);
-        using var table = new AdamStepTable(Cpu, 8, 0.9, 0.999, 1e-8);
+        using var table = new AdamStepTable(Cpu, TestAccelerator.Kernels(Schedule.Cpu).Transfers, 8, 0.9, 0.999, 1e-8);
         using var dp = Cpu.Allocate1D(p);
         using var dg = Cpu.Allocate1D(g);
         using var dm = Cpu.Allocate1D(m);
@@ -66,7 +66,7 @@ public class AdamStepTableTests
     [Test]
     public void UploadsOnlyWhenTheTableDoesNotHoldTheStep()
     {
-        using var table = new AdamStepTable(Cpu, 3, 0.9, 0.999, 1e-8);
+        using var table = new AdamStepTable(Cpu, TestAccelerator.Kernels(Schedule.Cpu).Transfers, 3, 0.9, 0.999, 1e-8);
         using var buf = Cpu.Allocate1D<float>(4);
         long Step(long step, double lr) => table.Apply(step, lr, buf.View, buf.View, buf.View, buf.View, 4);
         long full = 2 * 3 * sizeof(float);
@@ -80,7 +80,7 @@ public class AdamStepTableTests
     [Test]
     public void EnqueueBeforePrepareThrows()
     {
-        using var table = new AdamStepTable(Cpu, 3, 0.9, 0.999, 1e-8);
+        using var table = new AdamStepTable(Cpu, TestAccelerator.Kernels(Schedule.Cpu).Transfers, 3, 0.9, 0.999, 1e-8);
         using var buf = Cpu.Allocate1D<float>(4);
         Assert.Throws<InvalidOperationException>(() => table.Enqueue(buf.View, buf.View, buf.View, buf.View, 4));
     }

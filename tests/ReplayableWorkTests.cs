@@ -11,12 +11,12 @@ public class ReplayableWorkTests
     [Test]
     public void FallsBackToPlainLaunchesOffCudaAndRunsTheWorkEachTime()
     {
-        int seed = Environment.TickCount, n = 257;
+        int seed = TestSeed.Current, n = 257;
         var rng = new Random(seed);
         var cpu = TestAccelerator.Cpu;
         float[] p = Compare.Random(rng, n), g = Compare.Random(rng, n, -0.01f, 0.01f);
         using var stream = cpu.CreateStream();
-        using var table = new AdamStepTable(cpu, 4, 0.9, 0.999, 1e-8);
+        using var table = new AdamStepTable(cpu, TestAccelerator.Kernels(Schedule.Cpu).Transfers, 4, 0.9, 0.999, 1e-8);
         using var dp = cpu.Allocate1D(p);
         using var dg = cpu.Allocate1D(g);
         using var dm = cpu.Allocate1D<float>(n);

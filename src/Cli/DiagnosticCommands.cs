@@ -76,7 +76,7 @@ public static class DiagnosticCommands
         var optimize = new Option<int>("--ilgpu-optimization") { Description = "Tuning: ILGPU's optimisation level for the kernels, 0, 1 or 2.", DefaultValueFactory = _ => 1 };
         var peer = new Option<string?>("--peer") { Description = "Also time a peer library on the same products: cublas (cuBLAS SGEMM; CUDA only)." }
             .AcceptOnlyFromAmong("cublas");
-        var command = new Command("bench", "Time training steps on the full-size problem, per kernel family.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer };
+        var command = new Command("bench", "Time training steps on the full-size problem, and each of their four phases.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
@@ -110,7 +110,20 @@ public static class DiagnosticCommands
                 return ExitCodes.Ok;
             }
             if (!parse.GetValue(json)) Console.Error.WriteLine($"bench: {acc.Name}, schedule {kernels.Schedule.Name}, warming up…");
-            var r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
+            if (!parse.GetValue(json)) Console.Error.WriteLine("bench: checking the kernels against the float64 reference first…");
+            BenchmarkResult r;
+            try
+            {
+                r = Benchmark.Run(kernels, parse.GetValue(steps), parse.GetValue(batch), timeEpoch: parse.GetValue(epoch));
+            }
+            catch (UnvalidatedKernelsException e)
+            {
+                foreach (var row in e.Rows.Where(row => !row.Passed))
+                    Console.Error.Write(string.Create(CultureInfo.InvariantCulture,
+                        $"  {row.Kernel,-34} {row.Schedule,-12} {row.Shape,-14} {row.MaxError,10:E2}  FAIL\n{row.Detail}"));
+                Console.Error.WriteLine($"gpuae: error: bench: {e.Message}");
+                return ExitCodes.Failure;
+            }
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
             else
@@ -141,12 +154,13 @@ public static class DiagnosticCommands
         Console.WriteLine(string.Create(c, $"  epoch (estimate)  {r.EstimatedEpochSeconds,10:F2} s      50 epochs: {r.Estimated50EpochSeconds:F1} s"));
         if (r.MeasuredEpochSeconds is { } m)
             Console.WriteLine(string.Create(c, $"  epoch (measured)  {m,10:F2} s      estimate off by {(r.EstimatedEpochSeconds / m - 1) * 100:+0.0;-0.0} %"));
-        Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step"));
+        string epochBytes = r.HostDeviceBytesPerEpoch is { } e ? string.Create(c, $", {e:N0} in the measured epoch") : "";
+        Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step, counted{epochBytes}"));
         if (r.GraphPath != null)
             Console.WriteLine(string.Create(c,
                 $"  graph path        {r.GraphPath}: Adam update on its own stream {r.GraphProbePlainSeconds * 1e3:F3} ms launched, {r.GraphProbeReplaySeconds * 1e3:F3} ms through the replay path"));
-        Console.WriteLine($"  {"family",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
-        foreach (var f in r.Families)
-            Console.WriteLine(string.Create(c, $"  {f.Family,-18} {f.SecondsPerStep * 1e3,10:F3} {f.Gflops,10:F1} {f.Share,7:P1}"));
+        Console.WriteLine($"  {"phase",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
+        foreach (var p in r.Phases)
+            Console.WriteLine(string.Create(c, $"  {p.Phase,-18} {p.SecondsPerStep * 1e3,10:F3} {p.Gflops,10:F1} {p.Share,7:P1}"));
     }
 }

@@ -138,7 +138,7 @@ public static class TrainCommand
         using var accelerator = Accelerators.Create(context, kind);
         using var kernels = new DeviceKernels(accelerator);
         string acceleratorName = Accelerators.Name(accelerator.AcceleratorType);
-        Console.WriteLine($"model: {string.Join("-", layout.Architecture.Layers.Select(l => l.Inputs).Append(Architecture.Pixels))}, " +
+        Console.WriteLine($"model: {string.Join("-", layout.Architecture.Widths)}, " +
             $"{layout.Architecture.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
         Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}");
         Console.WriteLine($"data: {set.Count} images from {dataDir}; batch {options.BatchSize}, {options.Epochs} epochs; output in {outDir}");
@@ -161,14 +161,18 @@ public static class TrainCommand
             Epochs = [.. resumed?.History ?? []],
         };
         using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
+        var (imageCount, datasetSha256) = (set.Count, metrics.DatasetSha256);
         if (resumed != null) trainer.ImportState(resumed.State);
         if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
         // Only now, with the accelerator and its memory in hand, does the run change its folder.
         RunFolder.Clear(outDir, earlierRun: resumed == null);
 
         using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
+        // The device holds both image sets from here on: let the collector have the host copies
+        // (55 MB for MNIST) instead of carrying them through the whole run.
+        (set, test) = (null!, null);
         var loop = new TrainLoop(trainer, options, metrics, outDir, checkpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList())
+            options, imageCount, resumed?.Init ?? initPath, datasetSha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList())
             { CheckpointEvery = checkpointEvery }, monitor, display);
         int exit = loop.Run(resumed, stop);
         if (exit != ExitCodes.Ok) return exit;

@@ -15,6 +15,7 @@ namespace GpuAutoencoder.Kernels;
 public sealed class AdamStepTable : IDisposable
 {
     readonly Accelerator accelerator;
+    readonly HostTransfers transfers;
     readonly double beta1, beta2, epsilon;
     readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamConstants, ArrayView<float>, ArrayView<int>, int> adam;
     readonly Action<AcceleratorStream, Index1D, ArrayView<int>> advance;
@@ -29,10 +30,10 @@ public sealed class AdamStepTable : IDisposable
     /// <summary>How many consecutive steps one upload covers.</summary>
     public int Capacity { get; }
 
-    public AdamStepTable(Accelerator accelerator, int capacity, double beta1, double beta2, double epsilon)
+    public AdamStepTable(Accelerator accelerator, HostTransfers transfers, int capacity, double beta1, double beta2, double epsilon)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), "must be at least 1");
-        this.accelerator = accelerator;
+        (this.accelerator, this.transfers) = (accelerator, transfers);
         (this.beta1, this.beta2, this.epsilon, Capacity) = (beta1, beta2, epsilon, capacity);
         adam = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamConstants, ArrayView<float>, ArrayView<int>, int>(AdamTableKernels.Adam);
         advance = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>>(AdamTableKernels.Advance);
@@ -58,7 +59,7 @@ public sealed class AdamStepTable : IDisposable
             entries[2 * e] = s.StepSize;
             entries[2 * e + 1] = s.BiasCorrection2Sqrt;
         }
-        table.View.CopyFromCPU(stream, entries);
+        transfers.Upload(table.View, entries, stream);
         cursor.View.MemSetToZero(stream);
         (first, this.learningRate, deviceCursor) = (step, learningRate, 0);
         return table.LengthInBytes;

@@ -3,7 +3,8 @@ namespace GpuAutoencoder.Kernels;
 /// <summary>
 /// Every kernel gpuae runs, loaded once for one accelerator, with the launch shapes of the
 /// <see cref="Schedule"/> chosen for it. Methods only enqueue work: nothing here copies between
-/// host and device or waits for the device, so callers decide where synchronisation happens.
+/// host and device or waits for the device, so callers decide where synchronisation happens. The
+/// copies callers do make go through <see cref="Transfers"/>, which counts them.
 /// </summary>
 public sealed class DeviceKernels : IDisposable
 {
@@ -28,11 +29,14 @@ public sealed class DeviceKernels : IDisposable
 
     public Accelerator Accelerator { get; }
     public Schedule Schedule { get; }
+    /// <summary>Every host↔device copy made on this accelerator by code that uses these kernels, counted.</summary>
+    public HostTransfers Transfers { get; }
 
     public DeviceKernels(Accelerator accelerator, Schedule? schedule = null)
     {
         Accelerator = accelerator;
         Schedule = schedule ?? Schedule.For(accelerator);
+        Transfers = new HostTransfers(accelerator);
         naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
         blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
         blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
@@ -77,6 +81,23 @@ public sealed class DeviceKernels : IDisposable
         if (chosen == MatmulVersion.Blocked && !BlockedOperandsFit(shape, a, b, n, k))
             chosen = MatmulVersion.Naive;
         var s = StridedProduct.For(shape, m, n, k);
+        // Operand sizes by shape: Forward X[m,k]·W[n,k]ᵀ, BackwardInput dY[m,n]·W[n,k], BackwardWeight dY[m,n]ᵀ·X[m,k].
+        var (aLength, bLength) = shape switch
+        {
+            MatmulShape.Forward => ((long)m * k, (long)n * k),
+            MatmulShape.BackwardInput => ((long)m * n, (long)n * k),
+            _ => ((long)m * n, (long)m * k),
+        };
+        RequireSizes(m, n, k);
+        Require(a.Length, aLength, "a");
+        Require(b.Length, bLength, "b");
+        Require(c.Length, (long)s.Rows * s.Cols, "c");
+        Require(aux.Length, epilogue.Kind switch
+        {
+            (int)EpilogueKind.BiasActivation => s.Cols,
+            (int)EpilogueKind.ReluMask => (long)s.Rows * s.Cols,
+            _ => 0,
+        }, "aux");
         switch (chosen)
         {
             case MatmulVersion.Naive:
@@ -148,6 +169,9 @@ public sealed class DeviceKernels : IDisposable
     /// <summary>dst[col] = scale · Σ_row src[row, col], in a fixed order (two stages on a GPU).</summary>
     public void ColumnSums(ArrayView<float> src, int rows, int cols, ArrayView<float> dst, float scale = 1f)
     {
+        RequireSizes(rows, cols);
+        Require(src.Length, (long)rows * cols, nameof(src));
+        Require(dst.Length, cols, nameof(dst));
         int rowsPerChunk = Math.Min(Schedule.ColumnSumRowsPerChunk, rows);
         int chunks = CeilDiv(rows, rowsPerChunk);
         if (chunks == 1)
@@ -173,6 +197,11 @@ public sealed class DeviceKernels : IDisposable
     public void MseSigmoidBackward(ArrayView<float> y, ArrayView<float> target, ArrayView<float> dz,
         ArrayView<float> loss, int rows, int cols)
     {
+        RequireSizes(rows, cols);
+        Require(y.Length, (long)rows * cols, nameof(y));
+        Require(target.Length, (long)rows * cols, nameof(target));
+        Require(dz.Length, (long)rows * cols, nameof(dz));
+        Require(loss.Length, 1, nameof(loss));
         float elements = (float)rows * cols;
         var rowSums = rowLoss.Get(rows);
         if (Schedule.RowPerGroup)
@@ -190,6 +219,10 @@ public sealed class DeviceKernels : IDisposable
     /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])² for two [rows, cols] matrices; nothing else is written.</summary>
     public void RowSquaredErrors(ArrayView<float> a, ArrayView<float> b, ArrayView<float> rowSums, int rows, int cols)
     {
+        RequireSizes(rows, cols);
+        Require(a.Length, (long)rows * cols, nameof(a));
+        Require(b.Length, (long)rows * cols, nameof(b));
+        Require(rowSums.Length, rows, nameof(rowSums));
         int threads = Threads(rows);
         rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
     }
@@ -197,6 +230,9 @@ public sealed class DeviceKernels : IDisposable
     /// <summary>One Adam step over <paramref name="count"/> parameters.</summary>
     public void Adam(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count, AdamStep step)
     {
+        RequireSizes(count);
+        foreach (var (view, name) in new[] { (param, nameof(param)), (grad, nameof(grad)), (m, nameof(m)), (v, nameof(v)) })
+            Require(view.Length, count, name);
         int threads = Threads(count);
         adam(threads, param, grad, m, v, count, step, threads);
     }
@@ -204,8 +240,30 @@ public sealed class DeviceKernels : IDisposable
     /// <summary>x[r, :] = images[permutation[first + r], :] / 255 for r &lt; rows.</summary>
     public void GatherBatch(ArrayView<byte> images, ArrayView<int> permutation, int first, int rows, int pixels, ArrayView<float> x)
     {
+        RequireSizes(first + 1, rows, pixels);
+        Require(permutation.Length, (long)first + rows, nameof(permutation));
+        // A permutation of n indices reads n images; the indices themselves are the caller's to keep below n.
+        Require(images.Length, permutation.Length * pixels, nameof(images));
+        Require(x.Length, (long)rows * pixels, nameof(x));
         int threads = Threads(rows * pixels);
         gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+    }
+
+    /// <summary>
+    /// A kernel reads and writes by the sizes it is given, and a GPU does not stop at the end of a
+    /// view: a view shorter than its size would be read or written out of bounds. Every launcher
+    /// checks before it enqueues anything.
+    /// </summary>
+    static void Require(long length, long needed, string operand)
+    {
+        if (length < needed)
+            throw new ArgumentException($"{operand} has {length} elements, the sizes given need {needed}", operand);
+    }
+
+    static void RequireSizes(params ReadOnlySpan<int> sizes)
+    {
+        foreach (int size in sizes)
+            if (size < 0) throw new ArgumentOutOfRangeException(nameof(sizes), size, "sizes cannot be negative");
     }
 
     /// <summary>The launch extent of a grid-stride kernel over <paramref name="items"/> items.</summary>

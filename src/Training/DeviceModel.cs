@@ -28,60 +28,59 @@ public sealed class DeviceModel : IDisposable
         Layout = layout;
         BatchSize = batchSize;
         var accelerator = kernels.Accelerator;
-        parameters = accelerator.Allocate1D<float>(layout.Length);
-        Load(flat);
+        CheckParameterCount(flat.Length);
+        parameters = kernels.Transfers.Allocate(flat);
         mean = accelerator.Allocate1D<float>(1);
-        var widths = new[] { Architecture.Pixels }.Concat(layout.Architecture.Layers.Select(l => l.Outputs));
-        activations = widths.Select(w => accelerator.Allocate1D<float>((long)batchSize * w)).ToArray();
+        activations = layout.Architecture.Widths.Select(w => accelerator.Allocate1D<float>((long)batchSize * w)).ToArray();
     }
 
-    /// <summary>Replaces the parameters with a device buffer of the same padded layout, without a trip through the host.</summary>
+    /// <summary>
+    /// Replaces the parameters with a device buffer of the same padded layout, without a trip
+    /// through the host: the test MSE after each epoch evaluates the trainer's parameters this way.
+    /// </summary>
     public void Load(ArrayView<float> flat)
     {
-        if (flat.Length != Layout.Length)
-            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {flat.Length}");
+        CheckParameterCount(flat.Length);
         parameters.View.CopyFrom(flat);
     }
 
-    /// <summary>Replaces the parameters (padded flat layout).</summary>
-    public void Load(float[] flat)
+    void CheckParameterCount(long length)
     {
-        if (flat.Length != Layout.Length)
-            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {flat.Length}");
-        parameters.CopyFromCPU(flat);
+        if (length != Layout.Length)
+            throw new ArgumentException($"expected {Layout.Length} parameters (padded layout), got {length}");
     }
 
     /// <summary>Bottleneck codes [rows, z] of images [rows, 784] in [0, 1].</summary>
-    public float[] Encode(float[] images) => Run(images, Architecture.Pixels, 0, CodeLayer);
+    public float[] Encode(float[] images) => Run(images, 0, CodeLayer);
 
     /// <summary>Decoder outputs [rows, 784] of codes [rows, z].</summary>
-    public float[] Decode(float[] codes) => Run(codes, Bottleneck, CodeLayer, Layout.Slots.Count);
+    public float[] Decode(float[] codes) => Run(codes, CodeLayer, Layout.Slots.Count);
 
     /// <summary>The whole forward pass: reconstructions [rows, 784] of images [rows, 784].</summary>
-    public float[] Reconstruct(float[] images) => Run(images, Architecture.Pixels, 0, Layout.Slots.Count);
+    public float[] Reconstruct(float[] images) => Run(images, 0, Layout.Slots.Count);
 
-    /// <summary>Layers [from, to) over inputs of the given width, batch by batch.</summary>
-    float[] Run(float[] input, int width, int from, int to)
+    /// <summary>Layers [from, to) over rows of activation <paramref name="from"/>, batch by batch.</summary>
+    float[] Run(float[] input, int from, int to)
     {
+        var widths = Layout.Architecture.Widths;
+        int width = widths[from], outWidth = widths[to];
         if (input.Length % width != 0) throw new ArgumentException($"{input.Length} values are not rows of {width}");
-        int rows = input.Length / width, outWidth = Width(to);
+        int rows = input.Length / width;
         var output = new float[(long)rows * outWidth];
         for (int first = 0; first < rows; first += BatchSize)
         {
             int n = Math.Min(BatchSize, rows - first);
-            Rows(activations[from], n, width).CopyFromCPU(input.AsSpan(first * width, n * width));
+            kernels.Transfers.Upload(Rows(activations[from], n, width), input.AsSpan(first * width, n * width));
             Forward(n, from, to);
-            Rows(activations[to], n, outWidth).CopyToCPU(output.AsSpan(first * outWidth, n * outWidth));
+            kernels.Transfers.Download(Rows(activations[to], n, outWidth), output.AsSpan(first * outWidth, n * outWidth));
         }
         return output;
     }
 
-    int Width(int layer) => layer == 0 ? Architecture.Pixels : Layout.Slots[layer - 1].Spec.Outputs;
-
     void Forward(int rows, int from, int to) => DeviceLayers.Forward(kernels, Layout, parameters.View, activations, rows, from, to);
 
     /// <summary>Puts a data set's bytes on the device once, for repeated evaluation (the test set at every epoch's end).</summary>
-    public DeviceImages Upload(byte[] images, int count) => new(kernels.Accelerator, images, count);
+    public DeviceImages Upload(byte[] images, int count) => new(kernels, images, count);
 
     /// <summary>
     /// Reconstructs every image of the set and returns each image's sum of squared errors over its
@@ -92,7 +91,7 @@ public sealed class DeviceModel : IDisposable
         using var codes = kernels.Accelerator.Allocate1D<float>((long)set.Count * Bottleneck);
         ForEachBatch(set, (first, n) =>
             Rows(activations[CodeLayer], n, Bottleneck).CopyTo(((ArrayView<float>)codes.View).SubView((long)first * Bottleneck, (long)n * Bottleneck)));
-        return (set.SquaredErrors.GetAsArray1D(), codes.GetAsArray1D());
+        return (kernels.Transfers.Download(set.SquaredErrors), kernels.Transfers.Download(codes));
     }
 
     /// <summary>
@@ -103,7 +102,7 @@ public sealed class DeviceModel : IDisposable
     {
         ForEachBatch(set, (_, _) => { });
         kernels.ColumnSums(set.SquaredErrors.View, set.Count, 1, mean.View, 1f / ((float)set.Count * Architecture.Pixels));
-        return mean.GetAsArray1D()[0];
+        return kernels.Transfers.Download(mean)[0];
     }
 
     /// <summary>Forward passes over the whole set, leaving each image's squared error in set.SquaredErrors.</summary>
@@ -140,14 +139,14 @@ public sealed class DeviceImages : IDisposable
     /// <summary>Each image's last sum of squared reconstruction errors.</summary>
     internal MemoryBuffer1D<float, Stride1D.Dense> SquaredErrors { get; }
 
-    internal DeviceImages(Accelerator accelerator, byte[] bytes, int count)
+    internal DeviceImages(DeviceKernels kernels, byte[] bytes, int count)
     {
         if (count < 1 || (long)count * Architecture.Pixels > bytes.Length)
             throw new ArgumentException($"{bytes.Length} bytes do not hold {count} images");
         Count = count;
-        images = accelerator.Allocate1D(bytes.AsSpan(0, count * Architecture.Pixels).ToArray());
-        order = accelerator.Allocate1D(Enumerable.Range(0, count).ToArray());
-        SquaredErrors = accelerator.Allocate1D<float>(count);
+        images = kernels.Transfers.Allocate<byte>(bytes.AsSpan(0, count * Architecture.Pixels));
+        order = kernels.Transfers.Allocate(Enumerable.Range(0, count).ToArray());
+        SquaredErrors = kernels.Accelerator.Allocate1D<float>(count);
     }
 
     public void Dispose()

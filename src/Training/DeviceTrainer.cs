@@ -39,9 +39,6 @@ public sealed class DeviceTrainer : IDisposable
     public int BatchesPerEpoch { get; }
     /// <summary>The shuffle generator's state, for checkpoints.</summary>
     public ulong ShuffleState => shuffleRng.State;
-    /// <summary>Bytes <see cref="TrainEpoch"/> has copied host→device and device→host; the benchmark checks the batch loop adds none.</summary>
-    public long BytesToDevice { get; private set; }
-    public long BytesFromDevice { get; private set; }
     /// <summary>The epoch (counted from 0) that the next <see cref="TrainEpoch"/> trains or continues.</summary>
     public int Epoch => epoch;
     /// <summary>Batches of <see cref="Epoch"/> already trained: non-zero only after a stop inside an epoch.</summary>
@@ -49,8 +46,6 @@ public sealed class DeviceTrainer : IDisposable
     /// <summary>How often progress may be reported; each report costs one device synchronisation.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <param name="memoryBudget">Bytes of device memory the trainer may use; the device's whole memory when null.
-    /// Lowering it is how a test meets an out-of-memory device on the CPU accelerator.</param>
     public DeviceTrainer(DeviceKernels kernels, ParameterLayout layout, byte[] imageBytes, int imageCount,
         TrainingOptions options, float[] initialParameters, long? memoryBudget = null)
     {
@@ -66,15 +61,15 @@ public sealed class DeviceTrainer : IDisposable
         var accelerator = kernels.Accelerator;
         int rows = Math.Min(options.BatchSize, imageCount);
 
-        var widths = LayerWidths(layout);
+        var widths = layout.Architecture.Widths;
         long needed = DeviceBytes(layout, imageCount, options.BatchSize);
         try
         {
             if (needed > (memoryBudget ?? accelerator.MemorySize))
                 throw new OutOfMemoryException(memoryBudget is { } budget ? $"the budget is {budget:N0} bytes" : $"the device has {accelerator.MemorySize:N0} bytes");
-            images = Own(accelerator.Allocate1D(imageBytes.AsSpan(0, imageCount * Architecture.Pixels).ToArray()));
-            permutation = Own(accelerator.Allocate1D(Enumerable.Range(0, imageCount).ToArray()));
-            parameters = Own(accelerator.Allocate1D(initialParameters));
+            images = Own(kernels.Transfers.Allocate<byte>(imageBytes.AsSpan(0, imageCount * Architecture.Pixels)));
+            permutation = Own(kernels.Transfers.Allocate(Enumerable.Range(0, imageCount).ToArray()));
+            parameters = Own(kernels.Transfers.Allocate(initialParameters));
             gradients = Own(accelerator.Allocate1D<float>(layout.Length));
             adamM = Own(accelerator.Allocate1D<float>(layout.Length));
             adamV = Own(accelerator.Allocate1D<float>(layout.Length));
@@ -85,7 +80,7 @@ public sealed class DeviceTrainer : IDisposable
             activations = widths.Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             deltas = widths.Skip(1).Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             // One upload covers an epoch (the learning rate changes each epoch), or 512 steps at one rate.
-            owned.Add(adamSteps = new AdamStepTable(accelerator, Math.Max(BatchesPerEpoch, 512), options.Beta1, options.Beta2, options.Epsilon));
+            owned.Add(adamSteps = new AdamStepTable(accelerator, kernels.Transfers, Math.Max(BatchesPerEpoch, 512), options.Beta1, options.Beta2, options.Epsilon));
         }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException)
         {
@@ -96,14 +91,11 @@ public sealed class DeviceTrainer : IDisposable
         }
     }
 
-    static int[] LayerWidths(ParameterLayout layout) =>
-        new[] { Architecture.Pixels }.Concat(layout.Architecture.Layers.Select(l => l.Outputs)).ToArray();
-
     /// <summary>Device memory a trainer allocates: the dataset, four parameter-sized buffers, and the activations and deltas of a batch.</summary>
     public static long DeviceBytes(ParameterLayout layout, int imageCount, int batchSize)
     {
         long rows = Math.Min(batchSize, imageCount), batches = (imageCount + (long)batchSize - 1) / batchSize;
-        var widths = LayerWidths(layout);
+        var widths = layout.Architecture.Widths;
         return (long)imageCount * Architecture.Pixels + 4L * imageCount + 4 * 4L * layout.Length + 4 * batches
             + 4 * rows * (widths.Sum(w => (long)w) + widths.Skip(1).Sum(w => (long)w));
     }
@@ -132,19 +124,17 @@ public sealed class DeviceTrainer : IDisposable
         if (!epochOpen)
         {
             epochShuffleState = shuffleRng.State;
-            if (options.Shuffle)
-            {
-                permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
-                BytesToDevice += permutation.LengthInBytes;
-            }
+            if (options.Shuffle) kernels.Transfers.Upload(permutation.View, shuffleRng.Permutation(imageCount));
             (this.epoch, batch, epochOpen) = (epoch, 0, true);
         }
+        // Beside the permutation, outside the steps: the Adam scalars of every step left in the epoch.
+        PrepareSteps(lr);
 
         int start = batch, b = start;
         for (; b < BatchesPerEpoch && !stop.IsCancellationRequested; b++)
         {
             int first = b * options.BatchSize, rows = Math.Min(options.BatchSize, imageCount - first);
-            TrainBatch(first, rows, batchLosses.View.SubView(b, 1), lr);
+            TrainStep(first, rows, batchLosses.View.SubView(b, 1), lr);
 
             if (progress != null && clock.Elapsed - lastReport >= ProgressInterval && b + 1 < BatchesPerEpoch)
             {
@@ -155,8 +145,7 @@ public sealed class DeviceTrainer : IDisposable
                     ImagesIn(start, b + 1) / lastReport.TotalSeconds));
             }
         }
-        var losses = batchLosses.GetAsArray1D()[..b]; // synchronises
-        BytesFromDevice += batchLosses.LengthInBytes;
+        var losses = kernels.Transfers.Download(batchLosses.View.SubView(0, b)); // synchronises
         int bad = Array.FindIndex(losses, l => !float.IsFinite(l));
         if (bad >= 0) throw new NonFiniteLossException(epoch + 1, bad + 1, BatchesPerEpoch, losses[bad]);
 
@@ -179,8 +168,8 @@ public sealed class DeviceTrainer : IDisposable
     /// inside the batch loop does this.
     /// </summary>
     public TrainerState ExportState() => new(
-        parameters.GetAsArray1D(), adamM.GetAsArray1D(), adamV.GetAsArray1D(), Step,
-        epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, batchLosses.GetAsArray1D()[..batch]);
+        kernels.Transfers.Download(parameters), kernels.Transfers.Download(adamM), kernels.Transfers.Download(adamV), Step,
+        epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, kernels.Transfers.Download(batchLosses.View.SubView(0, batch)));
 
     /// <summary>Replaces the whole training state with one from <see cref="ExportState"/>, from this or an earlier process.</summary>
     public void ImportState(TrainerState state)
@@ -190,9 +179,9 @@ public sealed class DeviceTrainer : IDisposable
         if (state.Epoch < 0 || state.Batch < 0 || state.Batch >= BatchesPerEpoch || state.BatchLosses.Length != state.Batch || state.Step < 0)
             throw new ArgumentException($"the state's position (epoch {state.Epoch}, batch {state.Batch} of {BatchesPerEpoch}, " +
                 $"{state.BatchLosses.Length} batch losses) does not fit {BatchesPerEpoch} batches per epoch");
-        parameters.CopyFromCPU(state.Parameters);
-        adamM.CopyFromCPU(state.AdamM);
-        adamV.CopyFromCPU(state.AdamV);
+        kernels.Transfers.Upload(parameters.View, state.Parameters);
+        kernels.Transfers.Upload(adamM.View, state.AdamM);
+        kernels.Transfers.Upload(adamV.View, state.AdamV);
         Step = state.Step;
         shuffleRng = new SplitMix64(state.ShuffleState);
         (epoch, batch, epochOpen) = (state.Epoch, state.Batch, false);
@@ -200,77 +189,83 @@ public sealed class DeviceTrainer : IDisposable
         // Inside an epoch: draw its permutation again from the state it started from, exactly as the
         // interrupted run did, and put back the losses of the batches already trained.
         epochShuffleState = state.ShuffleState;
-        if (options.Shuffle) permutation.CopyFromCPU(shuffleRng.Permutation(imageCount));
-        batchLosses.View.SubView(0, state.Batch).CopyFromCPU(state.BatchLosses);
+        if (options.Shuffle) kernels.Transfers.Upload(permutation.View, shuffleRng.Permutation(imageCount));
+        kernels.Transfers.Upload(batchLosses.View.SubView(0, state.Batch), state.BatchLosses);
         epochOpen = true;
     }
 
-    /// <summary>One batch, from dataset bytes to the Adam update; the batch loss lands in <paramref name="loss"/> on the device.</summary>
-    void TrainBatch(int first, int rows, ArrayView<float> loss, double learningRate) =>
-        RunStep(first, rows, loss, learningRate, KernelFamilies.All);
+    /// <summary>
+    /// One batch, from dataset bytes to the Adam update, as tiny-cuda-nn's Trainer::training_step
+    /// reads: forward, loss, backward, optimizer step. The batch loss lands in
+    /// <paramref name="loss"/> on the device. The benchmark times these same four methods.
+    /// </summary>
+    internal void TrainStep(int first, int rows, ArrayView<float> loss, double learningRate)
+    {
+        Forward(first, rows);
+        Loss(rows, loss);
+        Backward(rows);
+        Update(learningRate);
+    }
+
+    /// <summary>Gathers rows [first, first + rows) of the epoch's order from the dataset bytes and runs every layer on them.</summary>
+    internal void Forward(int first, int rows)
+    {
+        kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
+        DeviceLayers.Forward(kernels, layout, parameters.View, activations, rows, 0, layout.Slots.Count);
+    }
 
     /// <summary>
-    /// The training step, in order. <paramref name="families"/> selects which kernel families are
-    /// launched, so that the benchmark can time each family on exactly the launches training makes.
+    /// The mean squared error of the reconstruction into <paramref name="loss"/>, and its gradient
+    /// through the Sigmoid into the last layer's delta. The target of an autoencoder is its own input.
     /// </summary>
-    internal void RunStep(int first, int rows, ArrayView<float> loss, double learningRate, KernelFamilies families)
+    internal void Loss(int rows, ArrayView<float> loss) =>
+        kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
+            Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
+
+    /// <summary>Every layer's weight and bias gradients, last layer first, passing each layer's delta down to the one before.</summary>
+    internal void Backward(int rows)
     {
-        bool forward = families.HasFlag(KernelFamilies.ForwardMatmul), backward = families.HasFlag(KernelFamilies.BackwardMatmul);
-        bool elementwise = families.HasFlag(KernelFamilies.Elementwise);
-        var p = parameters.View;
-        var g = gradients.View;
-        var slots = layout.Slots;
-        if (elementwise)
-            kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
-
-        if (forward) DeviceLayers.Forward(kernels, layout, p, activations, rows, 0, slots.Count);
-
-        // The target of an autoencoder is its own input.
-        if (elementwise)
-            kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
-                Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
-
-        for (int l = slots.Count - 1; l >= 0; l--)
+        var (p, g) = (parameters.View, gradients.View);
+        for (int l = layout.Slots.Count - 1; l >= 0; l--)
         {
-            var s = slots[l];
+            var s = layout.Slots[l];
             var (outputs, inputs) = (s.Spec.Outputs, s.Spec.Inputs);
             var delta = Rows(deltas[l], rows, outputs);
             var input = Rows(activations[l], rows, inputs);
-            if (backward) kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
-            if (elementwise) kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
+            kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
+            kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
             // Every layer but the first feeds from a ReLU, whose mask is applied in the same kernel.
-            if (backward && l > 0)
+            if (l > 0)
                 kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), rows, outputs, inputs);
         }
-
-        if (!families.HasFlag(KernelFamilies.Adam)) return;
-        Step++;
-        BytesToDevice += adamSteps.Apply(Step, learningRate, p, g, adamM.View, adamV.View, layout.Length);
     }
 
+    /// <summary>
+    /// One Adam step over every parameter, in a single launch over the flat buffer, with the step's
+    /// scalars read from the device's step table. Only a table that is used up (never during
+    /// training, which prepares one per epoch) costs an upload here.
+    /// </summary>
+    internal void Update(double learningRate)
+    {
+        Step++;
+        adamSteps.Prepare(Step, learningRate);
+        adamSteps.Enqueue(parameters.View, gradients.View, adamM.View, adamV.View, layout.Length);
+    }
+
+    /// <summary>Uploads the Adam scalars of the steps from the next one on at <paramref name="learningRate"/>, unless the device has them.</summary>
+    internal void PrepareSteps(double learningRate) => adamSteps.Prepare(Step + 1, learningRate);
+
     /// <summary>The current parameters in the padded flat layout (synchronises).</summary>
-    public float[] DownloadParameters() => parameters.GetAsArray1D();
+    public float[] DownloadParameters() => kernels.Transfers.Download(parameters);
 
     /// <summary>The parameters where they live, for evaluating them on the same device between epochs.</summary>
     public ArrayView<float> Parameters => parameters.View;
 
     /// <summary>The gradients of the last step, in the padded flat layout (synchronises).</summary>
-    public float[] DownloadGradients() => gradients.GetAsArray1D();
+    public float[] DownloadGradients() => kernels.Transfers.Download(gradients);
 
     public void Dispose()
     {
         foreach (var d in owned) d.Dispose();
     }
-}
-
-/// <summary>The kernel families of a training step, as the benchmark reports them.</summary>
-[Flags]
-public enum KernelFamilies
-{
-    ForwardMatmul = 1,
-    BackwardMatmul = 2,
-    /// <summary>Batch gather, the MSE and its gradient, column sums.</summary>
-    Elementwise = 4,
-    Adam = 8,
-    All = ForwardMatmul | BackwardMatmul | Elementwise | Adam,
 }

@@ -5,9 +5,9 @@ using GpuAutoencoder.Training.Model;
 
 namespace GpuAutoencoder.Training.Diagnostics;
 
-/// <summary>Time and arithmetic of one kernel family within a training step.</summary>
-public sealed record FamilyTiming(
-    [property: JsonPropertyName("family")] string Family,
+/// <summary>Time and arithmetic of one phase of the training step (forward, loss, backward, update).</summary>
+public sealed record PhaseTiming(
+    [property: JsonPropertyName("phase")] string Phase,
     [property: JsonPropertyName("seconds_per_step")] double SecondsPerStep,
     [property: JsonPropertyName("gflops")] double Gflops,
     [property: JsonPropertyName("share")] double Share);
@@ -27,9 +27,10 @@ public sealed record BenchmarkResult(
     [property: JsonPropertyName("estimated_50_epoch_seconds")] double Estimated50EpochSeconds,
     [property: JsonPropertyName("gflops")] double Gflops,
     [property: JsonPropertyName("flop_per_epoch")] double FlopPerEpoch,
-    [property: JsonPropertyName("families")] IReadOnlyList<FamilyTiming> Families,
+    [property: JsonPropertyName("phases")] IReadOnlyList<PhaseTiming> Phases,
     [property: JsonPropertyName("host_device_bytes_per_step")] double HostDeviceBytesPerStep,
-    [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds)
+    [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds,
+    [property: JsonPropertyName("host_device_bytes_per_epoch")] long? HostDeviceBytesPerEpoch)
 {
     /// <summary>How the graph probe's work ran: "cuda graph", or "plain launches (why)".</summary>
     [JsonPropertyName("graph_path")] public string? GraphPath { get; init; }
@@ -48,8 +49,18 @@ public static class Benchmark
     /// <summary>MNIST's training set: the epoch the estimates are for.</summary>
     public const int EpochImages = 60_000;
 
-    public static BenchmarkResult Run(DeviceKernels kernels, int steps, int batch = 2048, int bottleneck = 8, bool timeEpoch = false)
+    /// <summary>
+    /// Checks the kernels against the float64 reference with <paramref name="check"/> (by default
+    /// selftest's rows for exactly this schedule and matrix-product version), and times them only
+    /// when every row passes, as llm.c's dev/cuda validates before it benchmarks.
+    /// </summary>
+    /// <exception cref="UnvalidatedKernelsException">A row failed; nothing was timed.</exception>
+    public static BenchmarkResult Run(DeviceKernels kernels, int steps, int batch = 2048, int bottleneck = 8, bool timeEpoch = false,
+        Func<DeviceKernels, IEnumerable<SelfTestRow>>? check = null)
     {
+        var rows = (check ?? (k => SelfTest.Rows(k, new Random(1)))).Invoke(kernels).ToList();
+        if (rows.Any(r => !r.Passed)) throw new UnvalidatedKernelsException(rows);
+
         var layout = new ParameterLayout(new Architecture(bottleneck));
         var rng = new Random(1);
         // Random pixels cost the kernels what real digits cost them; a few batches' worth keeps the upload short.
@@ -60,46 +71,55 @@ public static class Benchmark
         using var trainer = new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1));
         using var loss = kernels.Accelerator.Allocate1D<float>(1);
 
-        long timedBytes = 0;
-        double Time(KernelFamilies families, int n)
+        // Each timed call is what training calls: the whole step, or one of its four phases alone.
+        double Time(Action<int> run, int n)
         {
-            for (int i = 0; i < 2; i++) trainer.RunStep(0, batch, loss.View, 1e-3, families);
+            for (int i = 0; i < 2; i++) run(0);
             kernels.Accelerator.Synchronize();
-            // Copies made while warming up (the first upload of Adam's step table) are not the loop's.
-            long bytesBefore = trainer.BytesToDevice + trainer.BytesFromDevice;
             var clock = Stopwatch.StartNew();
-            for (int i = 0; i < n; i++) trainer.RunStep((i % (count / batch)) * batch, batch, loss.View, 1e-3, families);
+            for (int i = 0; i < n; i++) run((i % (count / batch)) * batch);
             kernels.Accelerator.Synchronize();
-            timedBytes = trainer.BytesToDevice + trainer.BytesFromDevice - bytesBefore;
             return clock.Elapsed.TotalSeconds / n;
         }
 
-        double step = Time(KernelFamilies.All, steps);
-        double bytesPerStep = (double)timedBytes / steps;
+        // Adam's step table goes up before the steps, as training uploads it beside an epoch's permutation.
+        trainer.PrepareSteps(1e-3);
+        // Counted by the same door every copy goes through, across the timed steps and their warm-up.
+        var before = kernels.Transfers.Count;
+        double step = Time(first => trainer.TrainStep(first, batch, loss.View, 1e-3), steps);
+        double bytesPerStep = (double)(kernels.Transfers.Count - before).Bytes / (steps + 2);
 
         var arch = layout.Architecture;
         long macs = arch.MultiplyAddsPerImage * batch;
         long outputs = arch.Layers.Sum(l => (long)l.Outputs) * batch;
-        var families = new (KernelFamilies Family, string Name, double Flop)[]
+        var phases = new (string Name, Action<int> Run, double Flop)[]
         {
-            (KernelFamilies.ForwardMatmul, "forward matmuls", 2.0 * macs),
-            (KernelFamilies.BackwardMatmul, "backward matmuls", 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch)),
-            // Per pixel: the gather's scale and the loss gradient's six operations; one add per bias-gradient term.
-            (KernelFamilies.Elementwise, "elementwise", 7.0 * batch * Architecture.Pixels + outputs),
-            (KernelFamilies.Adam, "adam", 12.0 * layout.Length),
+            // The gather scales each pixel once.
+            ("forward", first => trainer.Forward(first, batch), 2.0 * macs + (double)batch * Architecture.Pixels),
+            // Per pixel, the loss gradient's six operations.
+            ("loss", _ => trainer.Loss(batch, loss.View), 6.0 * batch * Architecture.Pixels),
+            // Weight gradients, input gradients (none for the first layer), one add per bias-gradient term.
+            ("backward", _ => trainer.Backward(batch), 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch) + outputs),
+            ("update", _ => trainer.Update(1e-3), 12.0 * layout.Length),
         };
-        var times = families.Select(f => Time(f.Family, Math.Max(1, steps / 2))).ToArray();
+        var times = phases.Select(p => Time(p.Run, Math.Max(1, steps / 2))).ToArray();
         double total = times.Sum();
-        var timings = families.Select((f, i) => new FamilyTiming(f.Name, times[i], f.Flop / times[i] / 1e9, times[i] / total)).ToList();
+        var timings = phases.Select((p, i) => new PhaseTiming(p.Name, times[i], p.Flop / times[i] / 1e9, times[i] / total)).ToList();
 
         double batchesPerEpoch = (double)EpochImages / batch;
         double flopPerEpoch = (double)arch.TrainingFlopsPerImage * EpochImages;
         double? measured = null;
-        if (timeEpoch) measured = trainer.TrainEpoch(0).Seconds;
-        var probe = GraphProbe(kernels.Accelerator, layout.Length, steps);
+        long? epochBytes = null;
+        if (timeEpoch)
+        {
+            before = kernels.Transfers.Count;
+            measured = trainer.TrainEpoch(0).Seconds;
+            epochBytes = (kernels.Transfers.Count - before).Bytes;
+        }
+        var probe = GraphProbe(kernels, layout.Length, steps);
         return new BenchmarkResult(Accelerators.Name(kernels.Accelerator.AcceleratorType), kernels.Accelerator.Name, kernels.Schedule.Name,
             (int)kernels.Schedule.Matmul, kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
-            arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured)
+            arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured, epochBytes)
         {
             GraphPath = probe.Path,
             GraphProbePlainSeconds = probe.Plain,
@@ -112,10 +132,11 @@ public static class Benchmark
     /// Adam update over the model's parameters, on a stream from CreateStream(), timed launched
     /// plainly and then through <see cref="ReplayableWork"/> (a CUDA graph where the driver allows).
     /// </summary>
-    static (string Path, double Plain, double Replay) GraphProbe(Accelerator accelerator, int count, int steps)
+    static (string Path, double Plain, double Replay) GraphProbe(DeviceKernels kernels, int count, int steps)
     {
+        var accelerator = kernels.Accelerator;
         using var stream = accelerator.CreateStream();
-        using var table = new AdamStepTable(accelerator, 2 * steps + 4, 0.9, 0.999, 1e-8);
+        using var table = new AdamStepTable(accelerator, kernels.Transfers, 2 * steps + 4, 0.9, 0.999, 1e-8);
         using var p = accelerator.Allocate1D<float>(count);
         using var g = accelerator.Allocate1D<float>(count);
         using var m = accelerator.Allocate1D<float>(count);
@@ -141,4 +162,11 @@ public static class Benchmark
         using var work = new ReplayableWork(stream, Launch);
         return (work.Path, plain, Time(work.Run));
     }
+}
+
+/// <summary>bench refused to time kernels that do not match the float64 reference on this accelerator.</summary>
+public sealed class UnvalidatedKernelsException(IReadOnlyList<SelfTestRow> rows)
+    : Exception($"{rows.Count(r => !r.Passed)} of {rows.Count} selftest rows failed; not timing kernels that compute the wrong thing")
+{
+    public IReadOnlyList<SelfTestRow> Rows { get; } = rows;
 }

@@ -72,9 +72,9 @@ public static class CublasPeer
         foreach (var layer in layers)
         {
             int m = batch, n = layer.Outputs, k = layer.Inputs;
-            using var x = acc.Allocate1D(Validation.RandomFloats(rng, m * k, -1f, 1f));
-            using var w = acc.Allocate1D(Validation.RandomFloats(rng, n * k, -0.05f, 0.05f));
-            using var dy = acc.Allocate1D(Validation.RandomFloats(rng, m * n, -0.01f, 0.01f));
+            using var x = kernels.Transfers.Allocate(Validation.RandomFloats(rng, m * k, -1f, 1f));
+            using var w = kernels.Transfers.Allocate(Validation.RandomFloats(rng, n * k, -0.05f, 0.05f));
+            using var dy = kernels.Transfers.Allocate(Validation.RandomFloats(rng, m * n, -0.01f, 0.01f));
             using var bias = acc.Allocate1D<float>(n);
             using var ours = acc.Allocate1D<float>(Math.Max(m * n, Math.Max(m * k, n * k)));
             using var theirs = acc.Allocate1D<float>(ours.Length);
@@ -99,8 +99,8 @@ public static class CublasPeer
                 if (p.Shape == MatmulShape.BackwardInput && layer == layers[0]) continue;
                 double oursS = Time(acc, p.Ours, reps), theirsS = Time(acc, p.Cublas, reps);
                 int count = p.Rows * p.Cols;
-                var a = ours.View.SubView(0, count).GetAsArray1D();
-                var b = theirs.View.SubView(0, count).GetAsArray1D();
+                var a = kernels.Transfers.Download(ours.View.SubView(0, count));
+                var b = kernels.Transfers.Download(theirs.View.SubView(0, count));
                 double diff = 0;
                 for (int i = 0; i < count; i++) diff = Math.Max(diff, Math.Abs((double)a[i] - b[i]));
                 double flop = 2.0 * m * n * k;

@@ -19,12 +19,7 @@ public static class SelfTest
     /// <summary>Every row; a failed row names <paramref name="seed"/>, so its inputs can be drawn again.</summary>
     public static IEnumerable<SelfTestRow> Run(Accelerator accelerator, int seed = DefaultSeed)
     {
-        foreach (var row in Rows(accelerator, new Random(seed)))
-            yield return row.Passed ? row : row with { Detail = $"{row.Detail}(inputs drawn from seed {seed})" };
-    }
-
-    static IEnumerable<SelfTestRow> Rows(Accelerator accelerator, Random rng)
-    {
+        var rng = new Random(seed);
         // The tiled schedule needs whole 16×16 groups, which the fast CPU device does not have.
         var schedules = accelerator.AcceleratorType == AcceleratorType.CPU
             ? new[] { Schedule.Cpu }
@@ -32,19 +27,29 @@ public static class SelfTest
         foreach (var schedule in schedules)
         {
             using var kernels = new DeviceKernels(accelerator, schedule);
-            foreach (var size in new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden) })
-                foreach (var shape in Enum.GetValues<MatmulShape>())
-                {
-                    yield return Matmul(kernels, shape, size, null, rng);
-                    if (size.Item1 < 100) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
-                }
-            yield return ColumnSums(kernels, 2048, Architecture.Pixels, rng);
-            yield return ColumnSums(kernels, 33, 7, rng);
-            yield return Mse(kernels, 2048, Architecture.Pixels, rng);
-            yield return Adam(kernels, 622_504, rng);
-            yield return Gather(kernels, 2048, Architecture.Pixels, rng);
-            yield return TrainingStep(kernels, 64, rng);
+            foreach (var row in Rows(kernels, rng))
+                yield return row.Passed ? row : row with { Detail = $"{row.Detail}(inputs drawn from seed {seed})" };
         }
+    }
+
+    /// <summary>
+    /// The rows of one schedule: every kernel with exactly the launch shapes and matrix-product
+    /// version <paramref name="kernels"/> use, so that bench can check what it is about to time.
+    /// </summary>
+    public static IEnumerable<SelfTestRow> Rows(DeviceKernels kernels, Random rng)
+    {
+        foreach (var size in new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden) })
+            foreach (var shape in Enum.GetValues<MatmulShape>())
+            {
+                yield return Matmul(kernels, shape, size, null, rng);
+                if (size.Item1 < 100) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
+            }
+        yield return ColumnSums(kernels, 2048, Architecture.Pixels, rng);
+        yield return ColumnSums(kernels, 33, 7, rng);
+        yield return Mse(kernels, 2048, Architecture.Pixels, rng);
+        yield return Adam(kernels, 622_504, rng);
+        yield return Gather(kernels, 2048, Architecture.Pixels, rng);
+        yield return TrainingStep(kernels, 64, rng);
     }
 
     static SelfTestRow Matmul(DeviceKernels k, MatmulShape shape, (int M, int N, int K) size, MatmulVersion? version, Random rng)
@@ -60,50 +65,50 @@ public static class SelfTest
             MatmulShape.BackwardInput => (Epilogue.ReluMask, MatmulReference.BackwardInput(a, b, aux, m, n, kk), n, m * kk),
             _ => (Epilogue.None, MatmulReference.BackwardWeight(a, b, m, n, kk), m, n * kk),
         };
-        using var da = acc.Allocate1D(a);
-        using var db = acc.Allocate1D(b);
-        using var dAux = acc.Allocate1D(aux);
+        using var da = k.Transfers.Allocate(a);
+        using var db = k.Transfers.Allocate(b);
+        using var dAux = k.Transfers.Allocate(aux);
         using var c = Validation.Poisoned(acc, outputs);
         var ran = k.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, kk, epilogue, version);
         return Row($"matmul {shape} v{(int)ran} {ran.ToString().ToLowerInvariant()}", k, $"{m}x{n}x{kk}",
-            Validation.Compare(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4));
+            Validation.Compare(k.Transfers.Download(c), expected, 1e-6 * (depth + 8), 1e-4));
     }
 
     static SelfTestRow ColumnSums(DeviceKernels k, int rows, int cols, Random rng)
     {
         var src = Validation.RandomFloats(rng, rows * cols);
-        using var d = k.Accelerator.Allocate1D(src);
+        using var d = k.Transfers.Allocate(src);
         using var sums = Validation.Poisoned(k.Accelerator, cols);
         k.ColumnSums(d.View, rows, cols, sums.View);
         return Row("column sums", k, $"{rows}x{cols}",
-            Validation.Compare(sums.GetAsArray1D(), ElementwiseReference.ColumnSums(src, rows, cols), 1e-6 * (rows + 8), 1e-5));
+            Validation.Compare(k.Transfers.Download(sums), ElementwiseReference.ColumnSums(src, rows, cols), 1e-6 * (rows + 8), 1e-5));
     }
 
     static SelfTestRow Mse(DeviceKernels k, int rows, int cols, Random rng)
     {
         float[] y = Validation.RandomFloats(rng, rows * cols, 0.001f, 0.999f), t = Validation.RandomFloats(rng, rows * cols, 0f, 1f);
-        using var dy = k.Accelerator.Allocate1D(y);
-        using var dt = k.Accelerator.Allocate1D(t);
+        using var dy = k.Transfers.Allocate(y);
+        using var dt = k.Transfers.Allocate(t);
         using var dz = Validation.Poisoned(k.Accelerator, rows * cols);
         using var loss = Validation.Poisoned(k.Accelerator, 1);
         k.MseSigmoidBackward(dy.View, dt.View, dz.View, loss.View, rows, cols);
         var (refLoss, refDz) = ElementwiseReference.MseSigmoidBackward(y, t, rows, cols);
         return Row("mse + sigmoid backward", k, $"{rows}x{cols}",
-            Worst(Validation.Compare(loss.GetAsArray1D(), [refLoss], 0, 1e-5), Validation.Compare(dz.GetAsArray1D(), refDz, 1e-12, 1e-5)));
+            Worst(Validation.Compare(k.Transfers.Download(loss), [refLoss], 0, 1e-5), Validation.Compare(k.Transfers.Download(dz), refDz, 1e-12, 1e-5)));
     }
 
     static SelfTestRow Adam(DeviceKernels k, int n, Random rng)
     {
         float[] p = Validation.RandomFloats(rng, n), g = Validation.RandomFloats(rng, n, -0.01f, 0.01f);
         float[] m = Validation.RandomFloats(rng, n, -0.01f, 0.01f), v = Validation.RandomFloats(rng, n, 0f, 1e-4f);
-        using var dp = k.Accelerator.Allocate1D(p);
-        using var dg = k.Accelerator.Allocate1D(g);
-        using var dm = k.Accelerator.Allocate1D(m);
-        using var dv = k.Accelerator.Allocate1D(v);
+        using var dp = k.Transfers.Allocate(p);
+        using var dg = k.Transfers.Allocate(g);
+        using var dm = k.Transfers.Allocate(m);
+        using var dv = k.Transfers.Allocate(v);
         k.Adam(dp.View, dg.View, dm.View, dv.View, n, new AdamStep(1e-3, 0.9, 0.999, 1e-8, 10));
         var (rp, rm, rv) = ElementwiseReference.Adam(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10);
-        return Row("adam", k, $"{n}", Worst(Validation.Compare(dp.GetAsArray1D(), rp, 1e-6, 1e-5),
-            Worst(Validation.Compare(dm.GetAsArray1D(), rm, 1e-8, 1e-5), Validation.Compare(dv.GetAsArray1D(), rv, 1e-11, 1e-5))));
+        return Row("adam", k, $"{n}", Worst(Validation.Compare(k.Transfers.Download(dp), rp, 1e-6, 1e-5),
+            Worst(Validation.Compare(k.Transfers.Download(dm), rm, 1e-8, 1e-5), Validation.Compare(k.Transfers.Download(dv), rv, 1e-11, 1e-5))));
     }
 
     static SelfTestRow Gather(DeviceKernels k, int rows, int pixels, Random rng)
@@ -112,12 +117,12 @@ public static class SelfTest
         var images = new byte[count * pixels];
         rng.NextBytes(images);
         var perm = Enumerable.Range(0, count).OrderBy(_ => rng.Next()).ToArray();
-        using var di = k.Accelerator.Allocate1D(images);
-        using var dp = k.Accelerator.Allocate1D(perm);
+        using var di = k.Transfers.Allocate(images);
+        using var dp = k.Transfers.Allocate(perm);
         using var x = Validation.Poisoned(k.Accelerator, rows * pixels);
         k.GatherBatch(di.View, dp.View, 50, rows, pixels, x.View);
         return Row("batch gather", k, $"{rows}x{pixels}",
-            Validation.Compare(x.GetAsArray1D(), ElementwiseReference.GatherBatch(images, perm, 50, rows, pixels), 0, 1e-7));
+            Validation.Compare(k.Transfers.Download(x), ElementwiseReference.GatherBatch(images, perm, 50, rows, pixels), 0, 1e-7));
     }
 
     /// <summary>Forward, loss, backward and Adam on the device against <see cref="ReferenceModel"/>: loss and every gradient.</summary>

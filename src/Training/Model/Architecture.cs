@@ -21,6 +21,11 @@ public sealed class Architecture
 
     public int Bottleneck { get; }
     public IReadOnlyList<LayerSpec> Layers { get; }
+    /// <summary>
+    /// The width of every activation, the input first and then each layer's output: 784, 392, z,
+    /// 392, 784. Activation l is layer l's input and layer l − 1's output.
+    /// </summary>
+    public IReadOnlyList<int> Widths { get; }
     /// <summary>The parameters PyTorch counts (622,504 for z = 8); the device buffer adds alignment padding.</summary>
     public int ParameterCount => Layers.Sum(l => l.ParameterCount);
 
@@ -35,6 +40,7 @@ public sealed class Architecture
             new("fc3", bottleneck, Hidden, Activation.Relu),
             new("fc4", Hidden, Pixels, Activation.Sigmoid),
         ];
+        Widths = [Pixels, .. Layers.Select(l => l.Outputs)];
     }
 
     /// <summary>Multiply-adds of one image's forward pass.</summary>
