@@ -112,31 +112,9 @@ public static class TrainCommand
             Console.WriteLine($"  {accelerator.MaxNumThreads} threads, {accelerator.MaxNumThreadsPerGroup} per group, " +
                 $"{accelerator.MemorySize / (1 << 20)} MiB; available: {Accelerators.Describe(context)}");
 
-        var metrics = new RunMetrics
-        {
-            Config = RunConfig.From(options, set.Count, resumed?.Init ?? initPath),
-            Accelerator = acceleratorName,
-            Device = accelerator.Name,
-            Schedule = kernels.Schedule.Name,
-            Parameters = layout.Architecture.ParameterCount,
-            DatasetSha256 = set.Sha256,
-        };
-        metrics.Epochs.AddRange(resumed?.History ?? []);
-        using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
-        if (resumed != null) trainer.ImportState(resumed.State);
-        // Only now, with the accelerator and its memory in hand, does the run touch its folder.
-        Directory.CreateDirectory(outDir);
-        RunFolder.Clear(outDir, earlierRun: resumed == null);
-
-        using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
-        var loop = new TrainLoop(trainer, options, metrics, outDir, run.CheckpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, set.Count, resumed?.Init ?? initPath, set.Sha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList()), monitor);
-        int exit = loop.Run(resumed?.State.Epoch);
+        int exit = RunTraining.Train(kernels, acceleratorName, set, test, options, initial, resumed, initPath, outDir, savePath, plotPath,
+            run.CheckpointEvery);
         if (exit != ExitCodes.Ok) return exit;
-
-        ModelFile.Save(savePath, layout, trainer.DownloadParameters());
-        metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
-        LossFigure.Save(plotPath, metrics);
         Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
         return ExitCodes.Ok;
     }
