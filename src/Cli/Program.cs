@@ -9,6 +9,7 @@ public static class Program
         var root = new RootCommand("gpuae: train and inspect an MNIST autoencoder (784-392-z-392-784) on the GPU, with ILGPU kernels.")
         {
             TrainCommand.Create(),
+            SweepCommand.Create(),
             DataCommand.Create(),
             DiagnosticCommands.SelfTestCommand(),
             DiagnosticCommands.BenchCommand(),

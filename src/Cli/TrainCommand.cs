@@ -150,38 +150,11 @@ public static class TrainCommand
             Console.WriteLine($"  {accelerator.MaxNumThreads} threads, {accelerator.MaxNumThreadsPerGroup} per group, " +
                 $"{accelerator.MemorySize / (1 << 20)} MiB; available: {Accelerators.Describe(context)}");
 
-        var metrics = new RunMetrics
-        {
-            Config = RunConfig.From(options, set.Count, resumed?.Init ?? initPath),
-            Accelerator = acceleratorName,
-            Device = accelerator.Name,
-            Schedule = kernels.Schedule.Name,
-            Parameters = layout.Architecture.ParameterCount,
-            DatasetSha256 = set.Sha256,
-            Epochs = [.. resumed?.History ?? []],
-        };
-        using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, initial);
-        var (imageCount, datasetSha256) = (set.Count, metrics.DatasetSha256);
-        if (resumed != null) trainer.ImportState(resumed.State);
-        if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
-        // Only now, with the accelerator and its memory in hand, does the run change its folder.
-        RunFolder.Clear(outDir, earlierRun: resumed == null);
-
-        using var monitor = test == null ? null : new TestSetMonitor(kernels, layout, test.Images, test.Count);
-        // The device holds both image sets from here on: let the collector have the host copies
-        // (55 MB for MNIST) instead of carrying them through the whole run.
-        (set, test) = (null!, null);
-        var loop = new TrainLoop(trainer, options, metrics, outDir, checkpointEvery, () => new Checkpoint(trainer.ExportState(),
-            options, imageCount, resumed?.Init ?? initPath, datasetSha256, acceleratorName, accelerator.Name, kernels.Schedule.Name, metrics.Epochs.ToList())
-            { CheckpointEvery = checkpointEvery }, monitor, display);
-        int exit = loop.Run(resumed, stop);
-        if (exit != ExitCodes.Ok) return exit;
-
+        int exit;
         try
         {
-            ModelFile.Save(savePath, layout, trainer.DownloadParameters());
-            metrics.Save(Path.Combine(outDir, RunFolder.Metrics));
-            LossFigure.Save(plotPath, metrics);
+            exit = RunTraining.Train(kernels, acceleratorName, set, test, options, initial, resumed, initPath, outDir, savePath, plotPath,
+                checkpointEvery, new RunTraining.Hooks(stop, display));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -194,6 +167,8 @@ public static class TrainCommand
                 : "no checkpoint was written"));
             return ExitCodes.Failure;
         }
+        if (exit == RunTraining.Stopped) return StoppedBeforeTraining(outDir, resumed != null);
+        if (exit != ExitCodes.Ok) return exit;
         Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
         return ExitCodes.Ok;
     }

@@ -12,8 +12,11 @@ namespace GpuAutoencoder.Cli;
 /// <param name="snapshot">The checkpoint of the current trainer state.</param>
 /// <param name="testSet">Measures the test MSE after each epoch; null when there is no test split.</param>
 /// <param name="display">Shows progress and the epoch lines; by default the plain lines on stdout and stderr.</param>
+/// <param name="epochDone">Also receives each finished epoch (a sweep shows its own progress over its runs).</param>
+/// <param name="resumeHint">The command that continues an interrupted run; train's own by default.</param>
 public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, RunMetrics metrics, string outDir,
-    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null, ITrainingProgress? display = null)
+    int checkpointEvery, Func<Checkpoint> snapshot, TestSetMonitor? testSet = null, ITrainingProgress? display = null,
+    Action<EpochResult>? epochDone = null, string? resumeHint = null)
 {
     readonly ITrainingProgress display = display ?? new PlainProgress(Console.Out, Console.Error);
 
@@ -41,7 +44,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
                     Save();
                     display.Note($"interrupted in epoch {r.Epoch}/{options.Epochs} after batch {r.BatchesDone}/{r.Batches}; " +
                         $"checkpoint written to {CheckpointPath}");
-                    display.Note($"resume with: gpuae train --resume {outDir}");
+                    display.Note($"resume with: {resumeHint ?? $"gpuae train --resume {outDir}"}");
                     return ExitCodes.Interrupted;
                 }
                 double? testMse = testSet?.Measure(trainer.Parameters);
@@ -49,6 +52,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
                     $"epoch {r.Epoch,3}/{options.Epochs}  loss {r.Loss:F6}  test {testMse?.ToString("F6", CultureInfo.InvariantCulture) ?? "n/a"}  lr {r.LearningRate:E3}  {r.Seconds,6:F2} s  {r.ImagesPerSecond,8:F0} img/s"),
                     r.Loss, testMse);
                 metrics.Epochs.Add(EpochRecord.From(r) with { TestMse = testMse });
+                epochDone?.Invoke(r);
                 if (r.Epoch % checkpointEvery == 0 || r.Epoch == options.Epochs) Save();
             }
             return ExitCodes.Ok;
@@ -65,7 +69,7 @@ public sealed class TrainLoop(DeviceTrainer trainer, TrainingOptions options, Ru
             // A write failed (a full disk, most likely): what is on disk is the last complete checkpoint,
             // because every file is replaced whole or not at all.
             display.Note($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (kept != null
-                ? $"the checkpoint {kept} is kept in {CheckpointPath}; {(e is Training.IO.DiskFullException ? "once the disk has room, " : "")}continue with: gpuae train --resume {outDir}"
+                ? $"the checkpoint {kept} is kept in {CheckpointPath}; {(e is Training.IO.DiskFullException ? "once the disk has room, " : "")}continue with: {resumeHint ?? $"gpuae train --resume {outDir}"}"
                 : "no checkpoint had been written yet"));
             return ExitCodes.Failure;
         }

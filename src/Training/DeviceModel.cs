@@ -139,7 +139,7 @@ public sealed class DeviceImages : IDisposable
     /// <summary>Each image's last sum of squared reconstruction errors.</summary>
     internal MemoryBuffer1D<float, Stride1D.Dense> SquaredErrors { get; }
 
-    internal DeviceImages(DeviceKernels kernels, byte[] bytes, int count)
+    public DeviceImages(DeviceKernels kernels, byte[] bytes, int count)
     {
         if (count < 1 || (long)count * Architecture.Pixels > bytes.Length)
             throw new ArgumentException($"{bytes.Length} bytes do not hold {count} images");
