@@ -223,8 +223,9 @@ public static class SweepCommand
             if (exit is ExitCodes.Interrupted or RunTraining.Stopped)
             {
                 WriteSummary();
-                Console.Error.WriteLine($"sweep interrupted: {rows.Count} of {runs.Count} runs finished, the one in flight checkpointed; " +
-                    "run the same command again to continue");
+                // A stop that lands before the next run's first batch leaves that run untouched: nothing was in flight.
+                Console.Error.WriteLine($"sweep interrupted: {rows.Count} of {runs.Count} runs finished, " +
+                    (exit == RunTraining.Stopped ? "none in flight" : "the one in flight checkpointed") + "; run the same command again to continue");
                 return ExitCodes.Interrupted;
             }
             if (exit != ExitCodes.Ok)
