@@ -38,8 +38,13 @@ public static class ModelFile
         FromTensors(ReadTensors(path), Path.GetFileName(path), expectedBottleneck);
 
     /// <summary><see cref="Load"/> for a file's bytes; <paramref name="file"/> names it in errors.</summary>
+    /// <remarks>The format is chosen as <see cref="Load"/> chooses it: torch.save's zip by content, ONNX by the name's extension, else safetensors.</remarks>
     public static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) Parse(ReadOnlyMemory<byte> bytes, string file, int? expectedBottleneck = null) =>
-        FromTensors(SafeTensors.Parse(bytes, file), file, expectedBottleneck);
+        FromTensors(
+            bytes.Span.StartsWith("PK\x03\x04"u8) ? (PthFile.Parse(bytes, file), new Dictionary<string, string>())
+            : Path.GetExtension(file).Equals(".onnx", StringComparison.OrdinalIgnoreCase) ? OnnxModelReader.Parse(bytes, file)
+            : SafeTensors.Parse(bytes, file),
+            file, expectedBottleneck);
 
     static (ParameterLayout Layout, float[] Flat, Dictionary<string, string> Metadata) FromTensors(
         (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) read, string file, int? expectedBottleneck)

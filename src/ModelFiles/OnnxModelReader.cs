@@ -21,13 +21,25 @@ public static class OnnxModelReader
         string file = Path.GetFileName(path);
         long length = new FileInfo(path).Length;
         if (length > MaxBytes) throw Error(file, $"{length} bytes is more than an exported autoencoder can be");
+        return Parse(File.ReadAllBytes(path), file);
+    }
+
+    /// <summary><see cref="Read"/> for a file's bytes; <paramref name="file"/> names it in errors.</summary>
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Parse(ReadOnlyMemory<byte> bytes, string file)
+    {
+        if (bytes.Length > MaxBytes) throw Error(file, $"{bytes.Length} bytes is more than an exported autoencoder can be");
         ModelProto model;
-        try { model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
+        try { model = ModelProto.Parser.ParseFrom(bytes.Span); }
         catch (InvalidProtocolBufferException e) { throw Error(file, $"not an ONNX model ({e.Message.ReplaceLineEndings(" ")})"); }
 
         var metadata = model.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value);
         if (model.ProducerName != OnnxExport.Producer || !metadata.TryGetValue(OnnxExport.PartKey, out var part))
             throw Error(file, $"not an ONNX graph that gpuae exported (producer '{model.ProducerName}'); gpuae reads back only its own exports");
+        // Every export carries all four keys and writes them last, so a file cut at a field boundary among them, which is still
+        // valid protobuf, is told from a whole one by a missing key.
+        var missing = new[] { OnnxExport.ArchitectureKey, OnnxExport.BottleneckKey, OnnxExport.SourceKey }.Where(k => !metadata.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+            throw Error(file, $"lacks the metadata {string.Join(", ", missing)} that every gpuae export has, so it is cut short or not gpuae's");
         if (part != "autoencoder")
             throw Error(file, $"holds only the {part}; evaluate and the figures need the whole autoencoder (export with --part autoencoder)");
         var graph = model.Graph ?? throw Error(file, "has no graph");
@@ -35,6 +47,8 @@ public static class OnnxModelReader
         var tensors = new Dictionary<string, Tensor>();
         foreach (var t in graph.Initializer)
         {
+            // ONNX names are single-assignment: a second initializer of one name is not a graph gpuae wrote.
+            if (tensors.ContainsKey(t.Name)) throw Error(file, $"has two initializers named {t.Name}");
             if (t.DataType != (int)TensorProto.Types.DataType.Float) throw Error(file, $"initializer {t.Name} is not float32");
             var shape = t.Dims.Select(d => d is >= 0 and <= int.MaxValue ? (int)d : throw Error(file, $"initializer {t.Name} has dimension {d}")).ToArray();
             long count = shape.Aggregate(1L, (n, d) => n * d);
@@ -66,7 +80,11 @@ public static class OnnxModelReader
         {
             var (gemm, act) = (nodes[2 * layer], nodes[2 * layer + 1]);
             string name = $"fc{layer + 1}";
-            bool ok = gemm.OpType == "Gemm" && gemm.Domain == "" && gemm.Input.SequenceEqual([current, $"{name}.weight", $"{name}.bias"])
+            // Output counts first: Single() on a node with none or two would throw, not refuse.
+            // The weights a Gemm names must be initializers: a lost one (a damaged tag makes protobuf skip it) is otherwise a
+            // graph input that evaluate would never feed.
+            bool ok = gemm.Output.Count == 1 && act.Output.Count == 1 && gemm.OpType == "Gemm"
+                && graph.Initializer.Any(t => t.Name == $"{name}.weight") && graph.Initializer.Any(t => t.Name == $"{name}.bias") && gemm.Domain == "" && gemm.Input.SequenceEqual([current, $"{name}.weight", $"{name}.bias"])
                 && gemm.Attribute.Count == 1 && gemm.Attribute[0] is { Name: "transB", I: 1 }
                 && act.OpType == activations[layer] && act.Domain == "" && act.Input.SequenceEqual([gemm.Output.Single()]) && act.Attribute.Count == 0;
             if (!ok) throw Error(file, $"its layer {name} is not Gemm(transB=1) followed by {activations[layer]} as gpuae exports it");

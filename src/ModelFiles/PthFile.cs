@@ -71,10 +71,23 @@ public static class PthFile
 
     public static Dictionary<string, Tensor> Read(string path)
     {
-        string file = Path.GetFileName(path);
+        using var stream = File.OpenRead(path);
+        return Read(stream, Path.GetFileName(path));
+    }
+
+    /// <summary><see cref="Read(string)"/> for a file's bytes; <paramref name="file"/> names it in errors.</summary>
+    public static Dictionary<string, Tensor> Parse(ReadOnlyMemory<byte> bytes, string file)
+    {
+        var array = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment) ? segment : new ArraySegment<byte>(bytes.ToArray());
+        using var stream = new MemoryStream(array.Array!, array.Offset, array.Count, writable: false);
+        return Read(stream, file);
+    }
+
+    static Dictionary<string, Tensor> Read(Stream stream, string file)
+    {
         try
         {
-            using var zip = new ZipArchive(File.OpenRead(path), ZipArchiveMode.Read);
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
             var pkl = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
                 ?? throw Error(file, "no data.pkl, so this is not a torch.save archive");
             string prefix = pkl.FullName[..^"data.pkl".Length];
@@ -131,7 +144,26 @@ public static class PthFile
         var buffer = new byte[Math.Min(entry.Length, cap) + 1];
         int n = s.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         if (n > cap) throw Error(file, $"{entry.FullName} holds more than the {cap} bytes expected");
+        if (n != entry.Length) throw Error(file, $"{entry.FullName} holds {n} bytes, its zip header says {entry.Length}");
+        // ZipArchive does not check a stored entry's CRC-32 here, so a flipped byte inside data.pkl (a tensor's name,
+        // a size) would load as another state_dict; torch.load checks it, and so does gpuae.
+        if (Crc32(buffer.AsSpan(0, n)) != entry.Crc32) throw Error(file, $"{entry.FullName} does not match its CRC-32; the file is damaged");
         return buffer[..n];
+    }
+
+    static readonly uint[] CrcTable = [.. Enumerable.Range(0, 256).Select(n =>
+    {
+        uint c = (uint)n;
+        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        return c;
+    })];
+
+    /// <summary>The zip format's CRC-32 (IEEE 802.3, reflected).</summary>
+    internal static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        uint c = 0xFFFFFFFFu;
+        foreach (var b in bytes) c = CrcTable[(c ^ b) & 0xff] ^ (c >> 8);
+        return ~c;
     }
 
     static string OneLine(Exception e) => e.Message.ReplaceLineEndings(" ").Trim();
@@ -297,7 +329,7 @@ static class PickleScan
                 Opcodes.SHORT_BINUNICODE => 1 + Byte(file, p, i),
                 Opcodes.BINUNICODE => 4 + Length(file, p, i),
                 Opcodes.GLOBAL => Global(file, p, i),
-                _ => throw PthFile.Error(file, $"data.pkl uses pickle opcode 0x{op:x2} ('{(char)op}'), which a state_dict of float tensors does not; refused"),
+                _ => throw PthFile.Error(file, $"data.pkl uses pickle opcode 0x{op:x2}{(op is > 0x20 and < 0x7f ? $" ('{(char)op}')" : "")}, which a state_dict of float tensors does not; refused"),
             };
             if (arg < 0) return;
             if (arg > p.Length - i) throw PthFile.Error(file, "data.pkl is truncated");
