@@ -36,11 +36,12 @@ public static class SweepCommand
         var outDir = new Option<string?>("--out", "-o") { Description = "The sweep's folder: one run folder per configuration (z8-seed0, with -b/-lr parts where those differ from train's defaults) and sweep.json, sweep.csv, sweep.png." };
         var shard = new Option<string?>("--shard") { Description = "Train only shard i of N (i counts from 1), a fixed share of the grid; writes shard-i-of-N.json instead of sweep.json." };
         var noQueue = new Option<bool>("--no-queue") { Description = "Refuse, rather than queue, runs beyond those the device can train at once." };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Plain progress lines instead of the live bar (the default when stderr is not a terminal)." };
         var merge = new Option<string[]>("--merge") { Description = "Join the finished shards in these folders into sweep.json/csv/png in --out.", AllowMultipleArgumentsPerToken = true };
 
         var command = new Command("sweep", "Train every combination of the listed bottlenecks, seeds, batch sizes and learning rates; summarise them in sweep.json, sweep.csv and sweep.png.")
         {
-            accelerator, bottleneck, seeds, batch, lr, epochs, gamma, data, limit, noShuffle, checkpointEvery, outDir, shard, noQueue, merge,
+            accelerator, bottleneck, seeds, batch, lr, epochs, gamma, data, limit, noShuffle, checkpointEvery, outDir, shard, noQueue, noProgress, merge,
         };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
@@ -48,7 +49,7 @@ public static class SweepCommand
             string output = parse.GetValue(outDir) ?? throw new UsageException("--out: the sweep needs a folder (--out DIR)");
             if (given.Contains(merge.Name))
             {
-                var alsoGiven = given.Except([merge.Name, outDir.Name, accelerator.Name]).ToList();
+                var alsoGiven = given.Except([merge.Name, outDir.Name, accelerator.Name, noProgress.Name]).ToList();
                 if (alsoGiven.Count > 0) throw new UsageException($"{alsoGiven[0]}: cannot be combined with --merge, which only joins finished shards into --out");
                 return Merge(parse.GetValue(merge) ?? [], output);
             }
@@ -59,7 +60,8 @@ public static class SweepCommand
                 ParseList<double>(parse.GetValue(lr)!, lr.Name, ParseDouble, v => double.IsFinite(v) && v > 0 ? null : $"must be a finite number above 0, got {v}"));
             var sweep = new SweepPlan(grid, ParseShard(parse.GetValue(shard)), parse.GetValue(epochs), parse.GetValue(gamma),
                 !parse.GetValue(noShuffle), parse.GetValue(limit), parse.GetValue(checkpointEvery), parse.GetValue(noQueue));
-            return Run(sweep, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!), parse.GetValue(data), output);
+            return Run(sweep, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!), parse.GetValue(data), output,
+                TrainingProgress.For(parse.GetValue(noProgress)));
         }));
         return command;
     }
@@ -123,7 +125,7 @@ public static class SweepCommand
         return new Shard(i, n);
     }
 
-    static int Run(SweepPlan plan, AcceleratorKind kind, string? dataOption, string outDir)
+    static int Run(SweepPlan plan, AcceleratorKind kind, string? dataOption, string outDir, ITrainingProgress display)
     {
         // As train does: every check before the accelerator starts and before --out is touched.
         if (plan.Epochs < 1) throw new UsageException($"--epochs: a sweep needs at least 1 epoch per run, got {plan.Epochs}");
@@ -191,62 +193,56 @@ public static class SweepCommand
             startEpochs[run.Name] = done;
             epochsToTrain += plan.Epochs - done;
         }
-        var line = new ProgressLine();
         int failed = 0;
-        string resumeHint = "the same gpuae sweep command (finished runs are kept, unfinished ones continue from their checkpoints)";
-        for (int k = 0; k < toTrain.Count; k++)
+        int? stopped = display.Run<int?>(() =>
         {
-            var run = toTrain[k];
-            string dir = Path.Combine(outDir, run.Name);
-            var options = run.Options(settings, plan.Limit);
-            Checkpoint? resumed = null;
-            if (File.Exists(Path.Combine(dir, Checkpoint.FileName)))
+            string resumeHint = "the same gpuae sweep command (finished runs are kept, unfinished ones continue from their checkpoints)";
+            for (int k = 0; k < toTrain.Count; k++)
             {
-                (resumed, options) = RunFolder.Resume(dir, options, new HashSet<string>());
-                RunFolder.CheckDataset(resumed, set, dataDir);
-            }
-            var layout = new ParameterLayout(new Architecture(options.Bottleneck));
-            var hooks = new RunTraining.Hooks(stop, new RunNotes(line), r =>
-            {
-                epochsTrained++;
-                double eta = clock.Elapsed.TotalSeconds / epochsTrained * (epochsToTrain - epochsTrained);
-                line.Show(string.Create(CultureInfo.InvariantCulture,
-                    $"sweep: {rows.Count}/{runs.Count} runs done; {run.Name} epoch {r.Epoch}/{plan.Epochs} loss {r.Loss:F6}; ETA {Duration(eta)}"));
-            }, resumeHint);
-            int exit;
-            try
-            {
-                exit = RunTraining.Train(kernels, acceleratorName, set, test, options, layout.Initialize(options.Seed), resumed, null, dir,
+                var run = toTrain[k];
+                string dir = Path.Combine(outDir, run.Name);
+                var options = run.Options(settings, plan.Limit);
+                Checkpoint? resumed = null;
+                if (File.Exists(Path.Combine(dir, Checkpoint.FileName)))
+                {
+                    (resumed, options) = RunFolder.Resume(dir, options, new HashSet<string>());
+                    RunFolder.CheckDataset(resumed, set, dataDir);
+                }
+                var layout = new ParameterLayout(new Architecture(options.Bottleneck));
+                // The live bar follows the run in training; each finished run gets a line above it.
+                var hooks = new RunTraining.Hooks(stop, new RunDisplay(display), _ => epochsTrained++, resumeHint);
+                int exit = RunTraining.Train(kernels, acceleratorName, set, test, options, layout.Initialize(options.Seed), resumed, null, dir,
                     Path.Combine(dir, RunFolder.Model), Path.Combine(dir, RunFolder.Plot), plan.CheckpointEvery, hooks);
-            }
-            finally { line.Clear(); }
-            if (exit is ExitCodes.Interrupted or RunTraining.Stopped)
-            {
+                if (exit is ExitCodes.Interrupted or RunTraining.Stopped)
+                {
+                    WriteSummary();
+                    // A stop that lands before the next run's first batch leaves that run untouched: nothing was in flight.
+                    display.Note($"sweep interrupted: {rows.Count} of {runs.Count} runs finished, " +
+                        (exit == RunTraining.Stopped ? "none in flight" : "the one in flight checkpointed") + "; run the same command again to continue");
+                    return ExitCodes.Interrupted;
+                }
+                if (exit != ExitCodes.Ok)
+                {
+                    failed++;
+                    display.Note($"sweep: run {run.Name} failed (exit {exit}); the other runs go on");
+                    continue;
+                }
+                var row = evaluator.Row(run, Path.Combine(dir, RunFolder.Model), RunMetrics.Load(Path.Combine(dir, RunFolder.Metrics)));
+                rows[run.Name] = row;
                 WriteSummary();
-                // A stop that lands before the next run's first batch leaves that run untouched: nothing was in flight.
-                Console.Error.WriteLine($"sweep interrupted: {rows.Count} of {runs.Count} runs finished, " +
-                    (exit == RunTraining.Stopped ? "none in flight" : "the one in flight checkpointed") + "; run the same command again to continue");
-                return ExitCodes.Interrupted;
+                double left = epochsTrained == 0 ? 0 : clock.Elapsed.TotalSeconds / epochsTrained * (epochsToTrain - epochsTrained);
+                display.Epoch(string.Create(CultureInfo.InvariantCulture,
+                    $"run {k + 1,3}/{toTrain.Count} {run.Name,-22} loss {row.FinalTrainLoss:F6}  {row.EvalSplit} MSE {row.TestMse:F6}  active {row.ActiveUnits}/{row.Bottleneck}  {row.TrainSeconds,7:F1} s" +
+                    $"  | {rows.Count}/{runs.Count} done, ETA {Duration(left)}"), row.FinalTrainLoss, row.TestMse);
+                if (stop.Token.IsCancellationRequested)
+                {
+                    display.Note($"sweep interrupted between runs: {rows.Count} of {runs.Count} runs finished; run the same command again to continue");
+                    return ExitCodes.Interrupted;
+                }
             }
-            if (exit != ExitCodes.Ok)
-            {
-                failed++;
-                Console.Error.WriteLine($"sweep: run {run.Name} failed (exit {exit}); the other runs go on");
-                continue;
-            }
-            var row = evaluator.Row(run, Path.Combine(dir, RunFolder.Model), RunMetrics.Load(Path.Combine(dir, RunFolder.Metrics)));
-            rows[run.Name] = row;
-            WriteSummary();
-            double left = epochsTrained == 0 ? 0 : clock.Elapsed.TotalSeconds / epochsTrained * (epochsToTrain - epochsTrained);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"run {k + 1,3}/{toTrain.Count} {run.Name,-22} loss {row.FinalTrainLoss:F6}  {row.EvalSplit} MSE {row.TestMse:F6}  active {row.ActiveUnits}/{row.Bottleneck}  {row.TrainSeconds,7:F1} s" +
-                $"  | {rows.Count}/{runs.Count} done, ETA {Duration(left)}"));
-            if (stop.Token.IsCancellationRequested)
-            {
-                Console.Error.WriteLine($"sweep interrupted between runs: {rows.Count} of {runs.Count} runs finished; run the same command again to continue");
-                return ExitCodes.Interrupted;
-            }
-        }
+            return null;
+        });
+        if (stopped is { } code) return code;
         WriteSummary();
         Console.WriteLine(plan.Shard is { } mine
             ? $"wrote {Path.Combine(outDir, mine.FileName)}; when every shard is done: gpuae sweep --merge DIR... --out DIR"
@@ -255,19 +251,16 @@ public static class SweepCommand
     }
 
     /// <summary>
-    /// What one run of the sweep shows: nothing per batch or epoch (the sweep's own status line says
-    /// where it stands), and its notes, such as an error, on stderr.
+    /// What one run of the sweep shows on the sweep's display: its progress inside each epoch on the
+    /// bar, and its notes (an error, an interruption); not a line per epoch, since the sweep writes one
+    /// line per run. The sweep holds the live display open across all its runs.
     /// </summary>
-    sealed class RunNotes(ProgressLine line) : ITrainingProgress
+    sealed class RunDisplay(ITrainingProgress sweep) : ITrainingProgress
     {
         public T Run<T>(Func<T> body) => body();
-        public void Batch(BatchProgress p, int epochs) { }
+        public void Batch(BatchProgress p, int epochs) => sweep.Batch(p, epochs);
         public void Epoch(string text, double loss, double? testMse) { }
-        public void Note(string text)
-        {
-            line.Clear();
-            Console.Error.WriteLine(text);
-        }
+        public void Note(string text) => sweep.Note(text);
     }
 
     static string Duration(double seconds) =>
