@@ -84,8 +84,6 @@ public sealed class DeviceKernels : IDisposable
         ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null)
     {
         var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
-        if (chosen == MatmulVersion.Tf32 && tf32 == null)
-            throw new InvalidOperationException("the TF32 product was asked of kernels loaded at fp32");
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
         if (chosen == MatmulVersion.Tiled && Accelerator.MaxNumThreadsPerGroup < MatmulTiled.GroupSize)
             chosen = MatmulVersion.Blocked;
@@ -109,6 +107,9 @@ public sealed class DeviceKernels : IDisposable
             (int)EpilogueKind.ReluMask => (long)s.Rows * s.Cols,
             _ => 0,
         }, "aux");
+        // After the operand checks, so a short view is refused the same way whichever version was asked for.
+        if (chosen == MatmulVersion.Tf32 && tf32 == null)
+            throw new InvalidOperationException("the TF32 product was asked of kernels loaded at fp32");
         switch (chosen)
         {
             case MatmulVersion.Naive:
