@@ -19,6 +19,14 @@ public static class CommonOptions
         DefaultValueFactory = _ => "auto",
     }.AcceptOnlyFromAmong("auto", "cuda", "opencl", "cpu");
 
+    public static Option<string> Precision() => new Option<string>("--precision")
+    {
+        Description = "Arithmetic of the matrix products: fp32 (default, as PyTorch's default) or tf32 (tensor cores, CUDA with compute capability 8.0+; refused elsewhere). Accumulation, the loss and Adam stay fp32.",
+        DefaultValueFactory = _ => "fp32",
+    }.AcceptOnlyFromAmong("fp32", "tf32");
+
+    public static Precision ParsePrecision(string name) => Precisions.Parse(name) ?? Kernels.Precision.Fp32;
+
     public static Option<string?> Data() => new("--data")
     {
         Description = "Folder with the MNIST IDX files (raw or .gz). Default: $GPUAE_DATA, else the per-user cache, filled on first use.",

@@ -18,7 +18,8 @@ public static class DiagnosticCommands
             Description = "Accelerator to test: all (every one found), cuda, opencl or cpu.",
             DefaultValueFactory = _ => "all",
         }.AcceptOnlyFromAmong("all", "cuda", "opencl", "cpu");
-        var command = new Command("selftest", "Check every kernel and one training step against the float64 reference; exit 1 on any mismatch.") { accelerator };
+        var precision = CommonOptions.Precision();
+        var command = new Command("selftest", "Check every kernel and one training step against the float64 reference; exit 1 on any mismatch.") { accelerator, precision };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             using var context = Accelerators.CreateContext();
@@ -26,13 +27,20 @@ public static class DiagnosticCommands
             var devices = which == "all"
                 ? context.Devices.ToList()
                 : [Accelerators.Create(context, CommonOptions.ParseAccelerator(which)).Device];
+            var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
+            // An accelerator named with -a must run the precision asked for; of all of them, those that can.
+            if (which != "all") Precisions.Require(devices[0], arithmetic);
+            var refused = devices.Select(d => Precisions.Refusal(d, arithmetic)).Where(r => r != null).ToList();
+            devices = devices.Where(d => Precisions.Refusal(d, arithmetic) == null).ToList();
+            if (devices.Count == 0) throw new AcceleratorUnavailableException(string.Join("; ", refused));
+            foreach (var why in refused) Console.WriteLine($"skipped: {why}");
             int failures = 0;
             foreach (var device in devices)
             {
                 using var acc = device.CreateAccelerator(context);
                 Console.WriteLine($"{Accelerators.Name(acc.AcceleratorType)}: {acc.Name}");
                 Console.WriteLine($"  {"kernel",-34} {"schedule",-12} {"shape",-14} {"max error",10}  verdict");
-                foreach (var row in SelfTest.Run(acc))
+                foreach (var row in SelfTest.Run(acc, precision: arithmetic))
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"  {row.Kernel,-34} {row.Schedule,-12} {row.Shape,-14} {row.MaxError,10:E2}  {(row.Passed ? "ok" : "FAIL")}"));
@@ -76,7 +84,8 @@ public static class DiagnosticCommands
         var optimize = new Option<int>("--ilgpu-optimization") { Description = "Tuning: ILGPU's optimisation level for the kernels, 0, 1 or 2.", DefaultValueFactory = _ => 1 };
         var peer = new Option<string?>("--peer") { Description = "Also time a peer library on the same products: cublas (cuBLAS SGEMM; CUDA only)." }
             .AcceptOnlyFromAmong("cublas");
-        var command = new Command("bench", "Time training steps on the full-size problem, and each of their four phases.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer };
+        var precision = CommonOptions.Precision();
+        var command = new Command("bench", "Time training steps on the full-size problem, and each of their four phases.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer, precision };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
@@ -88,6 +97,7 @@ public static class DiagnosticCommands
                 2 => OptimizationLevel.O2,
                 var o => throw new UsageException($"--ilgpu-optimization: {o} is not 0, 1 or 2"),
             };
+            var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
             using var context = Accelerators.CreateContext(optimization: level);
             using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
             if (parse.GetValue(peer) == "cublas" && acc.AcceleratorType != AcceleratorType.Cuda)
@@ -96,10 +106,10 @@ public static class DiagnosticCommands
             if (parse.GetValue(groups) is { } g) schedule = schedule with { GroupsPerMultiprocessor = Math.Max(1, g) };
             if (parse.GetValue(version) is { } v)
             {
-                if (!Enum.IsDefined((MatmulVersion)v)) throw new UsageException($"--matmul-version: {v} is not one of 1, 2, 3");
+                if (v is < 1 or > 3) throw new UsageException($"--matmul-version: {v} is not one of 1, 2, 3");
                 schedule = schedule with { Matmul = (MatmulVersion)v };
             }
-            using var kernels = new DeviceKernels(acc, schedule);
+            using var kernels = new DeviceKernels(acc, schedule, arithmetic);
             if (parse.GetValue(peer) == "cublas")
             {
                 var products = CublasPeer.Run(kernels, parse.GetValue(steps), parse.GetValue(batch));

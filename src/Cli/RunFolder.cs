@@ -1,3 +1,4 @@
+using GpuAutoencoder.Kernels;
 using System.Globalization;
 using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Data;
@@ -137,6 +138,18 @@ public static class RunFolder
         return (c, options);
     }
 
+    /// <summary>
+    /// The precision a resume continues at: the run's own, unless --precision is given. A tf32 run is never
+    /// continued at fp32 (or the other way) without the user asking, and when they ask, the notice says that the
+    /// weights will differ from those of an uninterrupted run.
+    /// </summary>
+    public static (Precision Precision, string? Notice) ResumePrecision(Precision recorded, Precision? given)
+    {
+        if (given is not { } asked || asked == recorded) return (recorded, null);
+        return (asked, $"the run trained at {Precisions.Name(recorded)} and continues at {Precisions.Name(asked)}, as --precision asks; " +
+            $"the weights will not be those of an uninterrupted {Precisions.Name(recorded)} run");
+    }
+
     /// <summary>A resume must see the very images the run was trained on.</summary>
     public static void CheckDataset(Checkpoint c, MnistSet set, string dataDir)
     {
@@ -150,6 +163,9 @@ public static class RunFolder
 /// <summary>How a train command relates to runs on disk: --resume, --checkpoint-every, --force, and which options were typed.</summary>
 public sealed record RunControl(string? Resume, int CheckpointEvery, bool Force, IReadOnlySet<string> Given)
 {
+    /// <summary>--precision as given (fp32 when it was not; <see cref="Given"/> tells the two apart).</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+
     public void Validate()
     {
         if (CheckpointEvery < 1) throw new UsageException($"--checkpoint-every: must be at least 1, got {CheckpointEvery}");

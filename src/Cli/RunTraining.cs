@@ -56,7 +56,7 @@ public static class RunTraining
         (set, test) = (null!, null);
         var loop = new TrainLoop(trainer, options, metrics, outDir, checkpointEvery, () => new Checkpoint(trainer.ExportState(),
             options, imageCount, resumed?.Init ?? initPath, datasetSha256, acceleratorName, kernels.Accelerator.Name, kernels.Schedule.Name,
-            metrics.Epochs.ToList()) { CheckpointEvery = checkpointEvery }, monitor, hooks.Display, hooks.EpochDone, hooks.ResumeHint);
+            metrics.Epochs.ToList()) { CheckpointEvery = checkpointEvery, Precision = kernels.Precision }, monitor, hooks.Display, hooks.EpochDone, hooks.ResumeHint);
         int exit = loop.Run(resumed, hooks.Stop);
         if (exit != ExitCodes.Ok) return exit;
 

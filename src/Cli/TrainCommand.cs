@@ -34,12 +34,13 @@ public static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint, up to --epochs in all." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last). Default: 1, or the resumed run's.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite a run already in --out." };
+        var precision = CommonOptions.Precision();
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain progress lines instead of the live bar (the default when stderr is not a terminal)." };
 
         var command = new Command("train", "Train the autoencoder on MNIST and write model.safetensors, metrics.json and loss.png.")
         {
             accelerator, epochs, batch, bottleneck, lr, gamma, seed, data, limit, noShuffle, init, outDir, save, plot,
-            resume, checkpointEvery, force, noProgress,
+            resume, checkpointEvery, force, noProgress, precision,
         };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
@@ -56,8 +57,11 @@ public static class TrainCommand
             };
             if (options.Problem() is { } problem) throw new UsageException(problem);
             var given = command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet();
-            var run = new RunControl(parse.GetValue(resume), parse.GetValue(checkpointEvery), parse.GetValue(force), given);
+            var run = new RunControl(parse.GetValue(resume), parse.GetValue(checkpointEvery), parse.GetValue(force), given)
+                { Precision = CommonOptions.ParsePrecision(parse.GetValue(precision)!) };
             run.Validate();
+            // Before Train makes or locks a folder: a precision the accelerator cannot run leaves nothing behind.
+            Accelerators.RequirePrecision(CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!), run.Precision);
             return Train(options, given.Contains(bottleneck.Name), CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!),
                 parse.GetValue(data), parse.GetValue(init), parse.GetValue(outDir), parse.GetValue(save), parse.GetValue(plot),
                 parse.GetValue(CommonOptions.Verbose), run, TrainingProgress.For(parse.GetValue(noProgress)));
@@ -106,10 +110,17 @@ public static class TrainCommand
         // the output folder is written to.
         Checkpoint? resumed = null;
         int checkpointEvery = run.CheckpointEvery;
+        var (precision, precisionNotice) = (run.Precision, (string?)null);
         if (run.Resume != null)
         {
             (resumed, options) = RunFolder.Resume(run.Resume, options, run.Given);
             if (!run.Given.Contains("--checkpoint-every")) checkpointEvery = resumed.CheckpointEvery;
+            (precision, precisionNotice) = RunFolder.ResumePrecision(resumed.Precision, run.Given.Contains("--precision") ? run.Precision : null);
+            try { Accelerators.RequirePrecision(kind, precision); }
+            catch (AcceleratorUnavailableException e)
+            {
+                throw new UsageException($"--resume: the run in {run.Resume} trained at {Precisions.Name(precision)}, but {e.Message}; --precision fp32 continues it at fp32");
+            }
         }
         else RunFolder.RefuseExistingRun(outDir, run.Force);
         float[]? initial = null;
@@ -136,11 +147,12 @@ public static class TrainCommand
 
         using var context = Accelerators.CreateContext();
         using var accelerator = Accelerators.Create(context, kind);
-        using var kernels = new DeviceKernels(accelerator);
+        using var kernels = new DeviceKernels(accelerator, precision: precision);
         string acceleratorName = Accelerators.Name(accelerator.AcceleratorType);
         Console.WriteLine($"model: {string.Join("-", layout.Architecture.Widths)}, " +
             $"{layout.Architecture.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
-        Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}");
+        Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}, precision {Precisions.Name(precision)}");
+        if (precisionNotice != null) Console.WriteLine($"precision: {precisionNotice}");
         Console.WriteLine($"data: {set.Count} images from {dataDir}; batch {options.BatchSize}, {options.Epochs} epochs; output in {outDir}");
         if (resumed != null)
             Console.WriteLine($"resuming: epoch {resumed.State.Epoch + 1}, batch {resumed.State.Batch}, step {resumed.State.Step}" +

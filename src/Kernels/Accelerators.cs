@@ -23,7 +23,10 @@ public static class Accelerators
         Context.Create(builder => builder.Cuda().OpenCL().CPU(cpu ?? FastCpuDevice()).EnableAlgorithms().Optimize(optimization));
 
     /// <summary>Auto picks CUDA, then OpenCL, then the CPU accelerator.</summary>
-    public static Accelerator Create(Context context, AcceleratorKind kind)
+    public static Accelerator Create(Context context, AcceleratorKind kind) => Find(context, kind).CreateAccelerator(context);
+
+    /// <summary>The device <see cref="Create"/> would start, without starting it.</summary>
+    public static Device Find(Context context, AcceleratorKind kind)
     {
         Device? device = kind switch
         {
@@ -35,7 +38,19 @@ public static class Accelerators
         if (device == null)
             throw new AcceleratorUnavailableException(
                 $"no {kind.ToString().ToLowerInvariant()} accelerator found; available: {Describe(context)}");
-        return device.CreateAccelerator(context);
+        return device;
+    }
+
+    /// <summary>
+    /// Refuses a precision the accelerator of <paramref name="kind"/> cannot run, before any accelerator is started,
+    /// so that a command can check it before it creates anything.
+    /// </summary>
+    /// <exception cref="AcceleratorUnavailableException">One line naming the accelerator.</exception>
+    public static void RequirePrecision(AcceleratorKind kind, Precision precision)
+    {
+        if (precision == Precision.Fp32) return;
+        using var context = CreateContext();
+        Precisions.Require(Find(context, kind), precision);
     }
 
     /// <summary>"cuda (NVIDIA H200), cpu (CPU)": what this machine offers, for error messages and --verbose.</summary>

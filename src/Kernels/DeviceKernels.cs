@@ -20,6 +20,8 @@ public sealed class DeviceKernels : IDisposable
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> mseRowPerGroup;
+    // Loaded only at Precision.Tf32, which the constructor allows only where TF32 runs (inline PTX, CUDA 8.0+).
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>? tf32;
 
     // Scratch space grows to the largest request and is then reused, so a training loop allocates
     // nothing after its first step.
@@ -29,13 +31,18 @@ public sealed class DeviceKernels : IDisposable
 
     public Accelerator Accelerator { get; }
     public Schedule Schedule { get; }
+    /// <summary>The arithmetic of every matrix product; <see cref="Precision.Tf32"/> runs them all on the tensor cores.</summary>
+    public Precision Precision { get; }
     /// <summary>Every host↔device copy made on this accelerator by code that uses these kernels, counted.</summary>
     public HostTransfers Transfers { get; }
 
-    public DeviceKernels(Accelerator accelerator, Schedule? schedule = null)
+    /// <exception cref="AcceleratorUnavailableException">The accelerator cannot run <paramref name="precision"/>; never a silent fallback.</exception>
+    public DeviceKernels(Accelerator accelerator, Schedule? schedule = null, Precision precision = Precision.Fp32)
     {
+        Precisions.Require(accelerator.Device, precision);
         Accelerator = accelerator;
         Schedule = schedule ?? Schedule.For(accelerator);
+        Precision = precision;
         Transfers = new HostTransfers(accelerator);
         naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
         blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
@@ -49,6 +56,8 @@ public sealed class DeviceKernels : IDisposable
         adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
         tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
         mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
+        if (precision == Precision.Tf32)
+            tf32 = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel);
         rowLoss = new ScratchBuffer(accelerator);
         columnPartials = new ScratchBuffer(accelerator);
         splitPartials = new ScratchBuffer(accelerator);
@@ -74,7 +83,7 @@ public sealed class DeviceKernels : IDisposable
     public MatmulVersion Matmul(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
         ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null)
     {
-        var chosen = version ?? Schedule.Matmul;
+        var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
         if (chosen == MatmulVersion.Tiled && Accelerator.MaxNumThreadsPerGroup < MatmulTiled.GroupSize)
             chosen = MatmulVersion.Blocked;
@@ -98,10 +107,16 @@ public sealed class DeviceKernels : IDisposable
             (int)EpilogueKind.ReluMask => (long)s.Rows * s.Cols,
             _ => 0,
         }, "aux");
+        // After the operand checks, so a short view is refused the same way whichever version was asked for.
+        if (chosen == MatmulVersion.Tf32 && tf32 == null)
+            throw new InvalidOperationException("the TF32 product was asked of kernels loaded at fp32");
         switch (chosen)
         {
             case MatmulVersion.Naive:
                 naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
+                break;
+            case MatmulVersion.Tf32:
+                LaunchTf32(s, a, b, c, aux, epilogue);
                 break;
             case MatmulVersion.Tiled:
                 LaunchTiled(s, a, b, c, aux, epilogue);
@@ -128,6 +143,25 @@ public sealed class DeviceKernels : IDisposable
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
         tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        int threads = Threads(s.Rows * s.Cols);
+        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
+    }
+
+    void LaunchTf32(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    {
+        int tiles = CeilDiv(s.Rows, MatmulTf32.TileRows) * CeilDiv(s.Cols, MatmulTf32.TileCols);
+        int splits = SplitCount(tiles, s.Depth);
+        int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTf32.Depth) * MatmulTf32.Depth;
+        splits = CeilDiv(s.Depth, depthPerSplit);
+        var grid = new Index3D(CeilDiv(s.Cols, MatmulTf32.TileCols), CeilDiv(s.Rows, MatmulTf32.TileRows), splits);
+        var group = new Index3D(MatmulTf32.GroupSize, 1, 1);
+        if (splits == 1)
+        {
+            tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            return;
+        }
+        var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
+        tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
         int threads = Threads(s.Rows * s.Cols);
         sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }

@@ -9,4 +9,6 @@ public enum MatmulVersion
     Blocked = 2,
     /// <summary>Shared-memory tiles with barriers plus register blocking: the GPU schedule.</summary>
     Tiled = 3,
+    /// <summary>TF32 tensor-core mma.sync through inline PTX (CUDA 8.0+ only): <see cref="Precision.Tf32"/>'s product.</summary>
+    Tf32 = 4,
 }

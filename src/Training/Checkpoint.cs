@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 
@@ -31,6 +32,10 @@ public sealed record Checkpoint(
     /// <summary>--checkpoint-every of the run, which a resume keeps unless it is given again. Checkpoints written
     /// before it was recorded lack it and read as 1, the default.</summary>
     public int CheckpointEvery { get; init; } = 1;
+
+    /// <summary>The arithmetic of the run's matrix products. Checkpoints written before it was recorded lack it and read
+    /// as fp32, the only precision there was.</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
 
     public const string FileName = "checkpoint.safetensors";
     public const string Format = "gpuae-checkpoint";
@@ -69,6 +74,7 @@ public sealed record Checkpoint(
         };
         if (Init != null) metadata["init"] = Init;
         metadata["checkpoint_every"] = CheckpointEvery.ToString(CultureInfo.InvariantCulture);
+        metadata["precision"] = Precisions.Name(Precision);
         metadata["checksum"] = Checksum(metadata, tensors);
         SafeTensors.Write(path, tensors, metadata);
     }
@@ -146,6 +152,8 @@ public sealed record Checkpoint(
         {
             CheckpointEvery = !metadata.ContainsKey("checkpoint_every") ? 1
                 : Parse<int>("checkpoint_every") is >= 1 and var every ? every : throw Error($"metadata checkpoint_every must be at least 1, got {Get("checkpoint_every")}"),
+            Precision = !metadata.TryGetValue("precision", out var precision) ? Precision.Fp32
+                : Precisions.Parse(precision) ?? throw Error($"metadata precision must be fp32 or tf32, got {precision}"),
         };
     }
 

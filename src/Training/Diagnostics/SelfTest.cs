@@ -17,9 +17,18 @@ public static class SelfTest
     public const int DefaultSeed = 1;
 
     /// <summary>Every row; a failed row names <paramref name="seed"/>, so its inputs can be drawn again.</summary>
-    public static IEnumerable<SelfTestRow> Run(Accelerator accelerator, int seed = DefaultSeed)
+    /// <param name="precision">At <see cref="Precision.Tf32"/> only the GPU schedule is checked, with every product on
+    /// the tensor cores; the caller makes sure the accelerator can run it (<see cref="Precisions.Refusal"/>).</param>
+    public static IEnumerable<SelfTestRow> Run(Accelerator accelerator, int seed = DefaultSeed, Precision precision = Precision.Fp32)
     {
         var rng = new Random(seed);
+        if (precision == Precision.Tf32)
+        {
+            using var tf32 = new DeviceKernels(accelerator, Schedule.Gpu, Precision.Tf32);
+            foreach (var row in Rows(tf32, rng))
+                yield return row.Passed ? row : row with { Detail = $"{row.Detail}(inputs drawn from seed {seed})" };
+            yield break;
+        }
         // The tiled schedule needs whole 16×16 groups, which the fast CPU device does not have.
         var schedules = accelerator.AcceleratorType == AcceleratorType.CPU
             ? new[] { Schedule.Cpu }
@@ -38,11 +47,15 @@ public static class SelfTest
     /// </summary>
     public static IEnumerable<SelfTestRow> Rows(DeviceKernels kernels, Random rng)
     {
-        foreach (var size in new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden) })
+        // At tf32 also the skinny bottleneck products (784→392→z→392 with z = 8): into the code and out of it.
+        var sizes = kernels.Precision == Precision.Tf32
+            ? new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden), (2048, 8, Architecture.Hidden), (2048, Architecture.Hidden, 8), (33, 5, 19) }
+            : new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden) };
+        foreach (var size in sizes)
             foreach (var shape in Enum.GetValues<MatmulShape>())
             {
                 yield return Matmul(kernels, shape, size, null, rng);
-                if (size.Item1 < 100) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
+                if (size.Item1 < 100 && kernels.Precision == Precision.Fp32) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
             }
         yield return ColumnSums(kernels, 2048, Architecture.Pixels, rng);
         yield return ColumnSums(kernels, 33, 7, rng);
@@ -70,8 +83,32 @@ public static class SelfTest
         using var dAux = k.Transfers.Allocate(aux);
         using var c = Validation.Poisoned(acc, outputs);
         var ran = k.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, kk, epilogue, version);
+        double atol = ran == MatmulVersion.Tf32 ? Tf32Tolerance(shape, a, b, m, n, kk, depth) : 1e-6 * (depth + 8);
         return Row($"matmul {shape} v{(int)ran} {ran.ToString().ToLowerInvariant()}", k, $"{m}x{n}x{kk}",
-            Validation.Compare(k.Transfers.Download(c), expected, 1e-6 * (depth + 8), 1e-4));
+            Validation.Compare(k.Transfers.Download(c), expected, atol, 1e-4));
+    }
+
+    /// <summary>
+    /// The absolute error a TF32 product may carry, from the format rather than from a run.
+    /// cvt.rna rounds each operand to 10 explicit mantissa bits, to nearest: a relative error of at most
+    /// u = 2⁻¹¹ each, so a product of two rounded operands is off by at most (2u + u²)·|a·b| ≤ 2⁻¹⁰·|a·b|.
+    /// The tensor core adds the products into an fp32 accumulator: over a depth d, at most d rounding
+    /// errors of 2⁻²⁴ relative each, so (d + 8)·2⁻²⁴·Σ|a·b| with the same margin of 8 as the fp32 rows.
+    /// Together |error| ≤ (2⁻¹⁰ + (d + 8)·2⁻²⁴)·Σ|aᵢ·bᵢ|, and the epilogues (bias, ReLU, Sigmoid, the mask)
+    /// are 1-Lipschitz, so they do not enlarge it. Σ|aᵢ·bᵢ| is the product of the absolute operands,
+    /// taken at its largest element: a bound no correct kernel exceeds, and far below the error of a
+    /// fragment put in the wrong place, which is of the order of Σ|aᵢ·bᵢ| itself.
+    /// </summary>
+    static double Tf32Tolerance(MatmulShape shape, float[] a, float[] b, int m, int n, int k, int depth)
+    {
+        float[] absA = a.Select(MathF.Abs).ToArray(), absB = b.Select(MathF.Abs).ToArray();
+        var magnitudes = shape switch
+        {
+            MatmulShape.Forward => MatmulReference.Forward(absA, absB, new float[n], m, n, k, Activation.Identity),
+            MatmulShape.BackwardInput => MatmulReference.BackwardInput(absA, absB, Enumerable.Repeat(1f, m * k).ToArray(), m, n, k),
+            _ => MatmulReference.BackwardWeight(absA, absB, m, n, k),
+        };
+        return (Math.Pow(2, -10) + (depth + 8) * Math.Pow(2, -24)) * magnitudes.Max();
     }
 
     static SelfTestRow ColumnSums(DeviceKernels k, int rows, int cols, Random rng)
@@ -137,13 +174,15 @@ public static class SelfTest
         var epoch = trainer.TrainEpoch(0);
         var (refLoss, refGrads) = new ReferenceModel(layout, initial).LossAndGradients(ReferenceModel.Scale(images, 0, rows), rows);
         double scale = refGrads.Max(Math.Abs);
-        var grads = Validation.Compare(trainer.DownloadGradients(), refGrads, 1e-4 * scale, 1e-3);
-        var loss = Validation.Compare([(float)epoch.Loss], [refLoss], 0, 1e-5);
+        // At tf32 every one of the step's eight products carries up to 2⁻¹⁰ relative error per term (see
+        // Tf32Tolerance), and the backward pass compounds them: 1e-2 of the largest gradient, ten times 2⁻¹⁰.
+        var grads = Validation.Compare(trainer.DownloadGradients(), refGrads, (k.Precision == Precision.Tf32 ? 1e-2 : 1e-4) * scale, 1e-3);
+        var loss = Validation.Compare([(float)epoch.Loss], [refLoss], 0, k.Precision == Precision.Tf32 ? 1e-3 : 1e-5);
         return Row("training step (loss, gradients)", k, $"{rows} images", Worst(loss, grads));
     }
 
     static ValidationResult Worst(ValidationResult a, ValidationResult b) => a.Passed && !b.Passed || a.MaxError < b.MaxError && a.Passed == b.Passed ? b : a;
 
     static SelfTestRow Row(string kernel, DeviceKernels k, string shape, ValidationResult r) =>
-        new(kernel, k.Schedule.Name, shape, r.MaxError, r.Passed, r.Passed ? "" : $"{r.Mismatches} of {r.Count} mismatch:\n{r.FirstMismatches}");
+        new(kernel, k.Precision == Precision.Tf32 ? $"{k.Schedule.Name}/tf32" : k.Schedule.Name, shape, r.MaxError, r.Passed, r.Passed ? "" : $"{r.Mismatches} of {r.Count} mismatch:\n{r.FirstMismatches}");
 }
