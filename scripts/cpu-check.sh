@@ -7,6 +7,12 @@
 #
 # GPUAE (default: dotnet run --project src/Cli -c Release --) is how gpuae is started; PYTHON
 # (default: python3) must have torch. Prints a JSON summary and keeps the raw logs in OUT_DIR.
+#
+# The peer must be PyTorch at its best on this CPU: Debian's python3-torch calls whatever
+# libblas.so.3 the system selects, which is the slow reference BLAS unless an optimised one is
+# installed (apt-get install libopenblas0-pthread). The peer runs without the OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE overrides some machines set, so OpenBLAS picks its own kernels. machine.txt
+# records the BLAS it used.
 set -euo pipefail
 data=${1:?usage: scripts/cpu-check.sh DATA_DIR [OUT_DIR]}
 out=${2:-cpu-check-$(date +%Y%m%d-%H%M%S)}
@@ -21,7 +27,10 @@ mkdir -p "$out"
 echo "uptime before: $(uptime)" > "$out/machine.txt"
 /usr/bin/time -v $gpuae train --accelerator cpu --epochs 1 --data "$data" --out "$out/gpuae-run" --no-progress \
   > "$out/gpuae.log" 2> "$out/gpuae.time"
-"$python" bench/pytorch/lab1.py --device cpu --threads 2 --epochs 1 --data "$data" > "$out/peer.json" 2> "$out/peer.log"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" -c 'import torch; print("torch", torch.__version__); print([l.strip() for l in torch.__config__.show().splitlines() if "BLAS" in l or "capability" in l])' >> "$out/machine.txt"
+readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 >> "$out/machine.txt" 2>/dev/null || true
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" bench/pytorch/lab1.py --device cpu --threads 2 --epochs 1 --data "$data" \
+  > "$out/peer.json" 2> "$out/peer.log"
 echo "uptime after: $(uptime)" >> "$out/machine.txt"
 
 "$python" - "$out" <<'PY'
