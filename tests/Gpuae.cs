@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using GpuAutoencoder.Cli;
 
 namespace GpuAutoencoder.Tests;
@@ -7,6 +8,13 @@ namespace GpuAutoencoder.Tests;
 /// <summary>Runs the gpuae command line: in this process for speed, or as a child process where a test must signal or kill it.</summary>
 public static class Gpuae
 {
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int SendSignal(int pid, int signal);
+
+    /// <summary>Sends POSIX <paramref name="signal"/> (2 SIGINT, 15 SIGTERM, 9 SIGKILL) to a child, asserting it was delivered.</summary>
+    public static void Signal(Process child, int signal) =>
+        Assert.That(SendSignal(child.Id, signal), Is.Zero, $"kill failed: errno {Marshal.GetLastPInvokeError()}");
+
     public sealed record Result(int Exit, string Out, string Err)
     {
         public string[] ErrLines => Err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

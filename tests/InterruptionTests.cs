@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using GpuAutoencoder.Cli;
 using GpuAutoencoder.Training;
@@ -22,9 +21,6 @@ public class InterruptionTests
     }
 
     [TearDown] public void TearDown() => Directory.Delete(_dir, recursive: true);
-
-    [DllImport("libc", SetLastError = true)]
-    static extern int kill(int pid, int signal);
 
     string[] Train(string outDir, params string[] extra) =>
         ["train", "--accelerator", "cpu", "--data", _data, "--batch", "64", "--out", outDir, .. extra];
@@ -53,7 +49,7 @@ public class InterruptionTests
             stdout.AppendLine(line);
             if (line.StartsWith("epoch ", StringComparison.Ordinal)) break;
         }
-        Assert.That(kill(child.Id, signal), Is.Zero, $"kill failed: errno {Marshal.GetLastPInvokeError()}");
+        Gpuae.Signal(child, signal);
         stdout.Append(child.StandardOutput.ReadToEnd());
         Assert.That(child.WaitForExit(60_000), "the child exits soon after the signal");
         var report = $"stdout:\n{stdout}\nstderr:\n{stderr.Result}";

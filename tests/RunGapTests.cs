@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using GpuAutoencoder.Cli;
 using GpuAutoencoder.Kernels;
@@ -48,9 +47,6 @@ public class RunGapTests
     static Dictionary<string, string> Snapshot(string dir) =>
         Directory.EnumerateFiles(dir).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 
-    [DllImport("libc", SetLastError = true)]
-    static extern int kill(int pid, int signal);
-
     /// <summary>
     /// Starts gpuae with its setup held open (the lock taken, the data, the kernels and the trainer still to come),
     /// signals it there, and returns how it ended. The pause stands for a slow data load or kernel compilation.
@@ -63,7 +59,7 @@ public class RunGapTests
         var clock = Stopwatch.StartNew();
         while (!File.Exists(pidFile) && !child.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(10);
         Assert.That(File.Exists(pidFile), $"the child never locked {folder}");
-        Assert.That(kill(child.Id, signal), Is.Zero, $"kill failed: errno {Marshal.GetLastPInvokeError()}");
+        Gpuae.Signal(child, signal);
         Assert.That(child.WaitForExit(120_000), "the child exits after the signal");
         return new Gpuae.Result(child.ExitCode, stdout.Result, stderr.Result);
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
 using GpuAutoencoder.Cli;
@@ -140,9 +139,6 @@ public class SweepTests
         Assert.That(Directory.Exists(alone), Is.False);
     }
 
-    [DllImport("libc", SetLastError = true)]
-    static extern int kill(int pid, int signal);
-
     [Test]
     [Platform(Exclude = "Win", Reason = "sends SIGINT")]
     public void InterruptedSweepCheckpointsAndTheSameCommandFinishesIt()
@@ -157,7 +153,7 @@ public class SweepTests
             stdout.AppendLine(line);
             if (line.StartsWith("run ", StringComparison.Ordinal)) break;
         }
-        Assert.That(kill(child.Id, 2), Is.Zero, $"kill failed: errno {Marshal.GetLastPInvokeError()}");
+        Gpuae.Signal(child, 2);
         stdout.Append(child.StandardOutput.ReadToEnd());
         Assert.That(child.WaitForExit(120_000), "the sweep exits soon after Ctrl-C");
         var report = $"stdout:\n{stdout}\nstderr:\n{stderr.Result}";

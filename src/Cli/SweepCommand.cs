@@ -185,12 +185,10 @@ public static class SweepCommand
         using var stop = new StopSignal();
         var clock = Stopwatch.StartNew();
         long epochsToTrain = 0, epochsTrained = 0;
-        var startEpochs = new Dictionary<string, int>();
         foreach (var run in toTrain)
         {
             var checkpoint = Path.Combine(outDir, run.Name, Checkpoint.FileName);
             int done = File.Exists(checkpoint) ? Checkpoint.Load(checkpoint).State.Epoch : 0;
-            startEpochs[run.Name] = done;
             epochsToTrain += plan.Epochs - done;
         }
         int failed = 0;
