@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace GpuAutoencoder.KernelReport;
 
@@ -27,12 +28,13 @@ public static class ReportWriter
             File.WriteAllText(Path.Combine(folder, build.Kernel.Name + ".sass"), build.Sass.Text());
         }
         var figures = builds.Select(b => b.Figures).ToList();
-        var document = new { Arch = arch, Ptxas = ptxasVersion, PtxIsa = "7.8", Gpu = "H200 (occupancy model)", Kernels = figures };
+        string ptxTarget = string.Join(", ", builds.Select(b => Regex.Match(b.Ptx, @"^\.target (\w+)", RegexOptions.Multiline).Groups[1].Value).Distinct());
+        var document = new { Arch = arch, Ptxas = ptxasVersion, PtxIsa = "7.8", PtxTarget = ptxTarget, Gpu = "H200 (occupancy model)", Kernels = figures };
         File.WriteAllText(Path.Combine(folder, "kernels.json"), JsonSerializer.Serialize(document, Json) + "\n");
-        File.WriteAllText(Path.Combine(folder, "kernels.md"), Markdown(arch, ptxasVersion, figures));
+        File.WriteAllText(Path.Combine(folder, "kernels.md"), Markdown(arch, ptxasVersion, ptxTarget, figures));
     }
 
-    static string Markdown(string arch, string ptxasVersion, IReadOnlyList<KernelFigures> kernels)
+    static string Markdown(string arch, string ptxasVersion, string ptxTarget, IReadOnlyList<KernelFigures> kernels)
     {
         var md = new StringBuilder();
         md.AppendLine($"# Kernels on {arch}")
@@ -56,6 +58,7 @@ public static class ReportWriter
         md.AppendLine()
           .AppendLine("## How the figures are read")
           .AppendLine()
+          .AppendLine($"- **PTX**: ILGPU 1.5.3 writes `.target {ptxTarget}` whatever the GPU (the lowest architecture that has every capability it knows of); the driver JIT-compiles that PTX for the GPU it runs on, as ptxas -arch={arch} does here. The driver's compiler is newer than this ptxas, so its register counts may differ a little.")
           .AppendLine("- **regs, smem, stack, spill**: ptxas -v (spill = spill stores + spill loads). **LDL/STL**: local-memory loads and stores in the SASS (cuobjdump -sass); stack, spills and LDL/STL should all be 0.")
           .AppendLine("- **block threads**: the group size the launcher passes for explicitly grouped kernels. For implicitly grouped ones ILGPU asks the driver (cuOccupancyMaxPotentialBlockSize), which picks the largest block, in whole warps up to 1024, among those keeping the most threads resident; the same rule is applied here to the model below.")
           .AppendLine("- **warps/SM** on an H200 (65,536 registers, 228 KB shared memory, 64 warps and 32 blocks per SM):")
