@@ -1,7 +1,8 @@
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training.Diagnostics;
+namespace GpuAutoencoder.Diagnostics;
 
 /// <summary>One line of the self-test: a kernel, in one schedule, at one size, against its float64 reference.</summary>
 public sealed record SelfTestRow(string Kernel, string Schedule, string Shape, double MaxError, bool Passed, string Detail);
