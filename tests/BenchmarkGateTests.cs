@@ -1,5 +1,5 @@
 using GpuAutoencoder.Kernels;
-using GpuAutoencoder.Training.Diagnostics;
+using GpuAutoencoder.Diagnostics;
 
 namespace GpuAutoencoder.Tests;
 

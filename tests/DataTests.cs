@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using GpuAutoencoder.Cli;
 using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;

@@ -74,7 +74,10 @@ public class LauncherBoundsTests
         Refused(sums, () => Kernels.RowSquaredErrors(full.View, full.View, sums.View.SubView(0, rows - 1), rows, cols), "rowSums");
 
         using var param = TestAccelerator.Poisoned(rows * cols);
-        Refused(param, () => Kernels.Adam(param.View, full.View, full.View, shortOne.View, rows * cols, new AdamStep(1e-3, 0.9, 0.999, 1e-8, 1)), "v");
+        using var adam = new AdamStepTable(Kernels.Accelerator, Kernels.Transfers, 1, 0.9, 0.999, 1e-8);
+        adam.Prepare(1, 1e-3);
+        Refused(param, () => adam.Enqueue(param.View, full.View, full.View, shortOne.View, rows * cols), "v");
+        Refused(param, () => adam.Launch(param.View, shortOne.View, full.View, full.View, rows * cols), "grad");
     }
 
     [Test]

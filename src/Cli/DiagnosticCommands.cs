@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using GpuAutoencoder.Kernels;
-using GpuAutoencoder.Training.Diagnostics;
+using GpuAutoencoder.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
 

@@ -1,13 +1,13 @@
 namespace GpuAutoencoder.Kernels;
 
 /// <summary>
-/// Adam whose per-step scalars live in device memory, so that a step's launches take no argument
-/// that changes from one step to the next and can be captured once and replayed (a CUDA graph).
+/// The launcher of <see cref="AdamKernels.Step"/>, the one Adam kernel: its per-step scalars live in
+/// device memory, so that a step's launches take no argument that changes from one step to the next
+/// and can be captured once and replayed (a CUDA graph).
 /// <para>
-/// The host still computes every step's scalars, in double precision exactly as
-/// <see cref="AdamStep"/> does, so results are bit-identical to passing them as arguments on every
-/// accelerator; it only computes them ahead: a table of consecutive steps at one learning rate goes
-/// up once, and a one-thread kernel moves a device-side cursor to the next entry after each step.
+/// The host still computes every step's scalars, in double precision (<see cref="AdamStep"/>); it
+/// only computes them ahead: a table of consecutive steps at one learning rate goes up once, and a
+/// one-thread kernel moves a device-side cursor to the next entry after each step.
 /// Training changes the learning rate once an epoch, so the table is refilled once an epoch, beside
 /// the epoch's permutation.
 /// </para>
@@ -35,8 +35,8 @@ public sealed class AdamStepTable : IDisposable
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), "must be at least 1");
         (this.accelerator, this.transfers) = (accelerator, transfers);
         (this.beta1, this.beta2, this.epsilon, Capacity) = (beta1, beta2, epsilon, capacity);
-        adam = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamConstants, ArrayView<float>, ArrayView<int>, int>(AdamTableKernels.Adam);
-        advance = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>>(AdamTableKernels.Advance);
+        adam = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamConstants, ArrayView<float>, ArrayView<int>, int>(AdamKernels.Step);
+        advance = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<int>>(AdamKernels.Advance);
         table = accelerator.Allocate1D<float>(2L * capacity);
         cursor = accelerator.Allocate1D<int>(1);
     }
@@ -55,7 +55,7 @@ public sealed class AdamStepTable : IDisposable
         var entries = new float[2 * Capacity];
         for (int e = 0; e < Capacity; e++)
         {
-            var s = new AdamStep(learningRate, beta1, beta2, epsilon, step + e);
+            var s = new AdamStep(learningRate, beta1, beta2, step + e);
             entries[2 * e] = s.StepSize;
             entries[2 * e + 1] = s.BiasCorrection2Sqrt;
         }
@@ -86,6 +86,11 @@ public sealed class AdamStepTable : IDisposable
     public void Launch(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count,
         AcceleratorStream? stream = null)
     {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "sizes cannot be negative");
+        // A GPU does not stop at the end of a view: a short one would be read or written out of bounds.
+        foreach (var (view, name) in new[] { (param, nameof(param)), (grad, nameof(grad)), (m, nameof(m)), (v, nameof(v)) })
+            if (view.Length < count)
+                throw new ArgumentException($"{name} has {view.Length} elements, the sizes given need {count}", name);
         stream ??= accelerator.DefaultStream;
         int threads = accelerator.AcceleratorType == AcceleratorType.CPU ? Math.Min(count, accelerator.MaxNumThreads) : count;
         threads = Math.Max(1, threads);
@@ -119,41 +124,5 @@ public sealed class AdamStepTable : IDisposable
     {
         table.Dispose();
         cursor.Dispose();
-    }
-}
-
-/// <summary>Adam's scalars that stay the same for a whole run.</summary>
-public readonly struct AdamConstants(float beta1, float beta2, float epsilon)
-{
-    public readonly float Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon;
-}
-
-/// <summary>The kernels of <see cref="AdamStepTable"/>.</summary>
-public static class AdamTableKernels
-{
-    /// <summary>
-    /// <see cref="ElementwiseKernels.Adam"/> with the step's scalars read from
-    /// table[cursor[0]], in the same arithmetic order, so results match it bit for bit.
-    /// </summary>
-    public static void Adam(Index1D index, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m,
-        ArrayView<float> v, int count, AdamConstants c, ArrayView<float> table, ArrayView<int> cursor, int stride)
-    {
-        int at = 2 * cursor[0];
-        float stepSize = table[at], biasCorrection2Sqrt = table[at + 1];
-        for (int i = index; i < count; i += stride)
-        {
-            float g = grad[i];
-            float mi = c.Beta1 * m[i] + (1f - c.Beta1) * g;
-            float vi = c.Beta2 * v[i] + (1f - c.Beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
-            param[i] -= stepSize * mi / (MathF.Sqrt(vi) / biasCorrection2Sqrt + c.Epsilon);
-        }
-    }
-
-    /// <summary>Moves the cursor to the next step's entry; launched with one thread, after the step's Adam.</summary>
-    public static void Advance(Index1D index, ArrayView<int> cursor)
-    {
-        if (index == 0) cursor[0] += 1;
     }
 }

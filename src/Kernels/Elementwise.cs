@@ -121,43 +121,6 @@ public static class ElementwiseKernels
             c[i] = epilogue.Apply(sum, aux, row, i - row * cols, cols);
         }
     }
-
-    /// <summary>One Adam step over every parameter, exactly as torch.optim.Adam (no weight decay, no amsgrad).</summary>
-    public static void Adam(Index1D index, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m,
-        ArrayView<float> v, int count, AdamStep step, int stride)
-    {
-        for (int i = index; i < count; i += stride)
-        {
-            float g = grad[i];
-            float mi = step.Beta1 * m[i] + (1f - step.Beta1) * g;
-            float vi = step.Beta2 * v[i] + (1f - step.Beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
-            param[i] -= step.StepSize * mi / (MathF.Sqrt(vi) / step.BiasCorrection2Sqrt + step.Epsilon);
-        }
-    }
-}
-
-/// <summary>
-/// The scalars of one Adam step. The bias corrections depend only on the step number, so the host
-/// computes them once per step in double precision, as PyTorch does, and passes them as arguments.
-/// </summary>
-public readonly struct AdamStep
-{
-    public readonly float Beta1, Beta2, Epsilon;
-    /// <summary>lr / (1 − β1ᵗ).</summary>
-    public readonly float StepSize;
-    /// <summary>√(1 − β2ᵗ).</summary>
-    public readonly float BiasCorrection2Sqrt;
-
-    public AdamStep(double learningRate, double beta1, double beta2, double epsilon, long step)
-    {
-        Beta1 = (float)beta1;
-        Beta2 = (float)beta2;
-        Epsilon = (float)epsilon;
-        StepSize = (float)(learningRate / (1 - Math.Pow(beta1, step)));
-        BiasCorrection2Sqrt = (float)Math.Sqrt(1 - Math.Pow(beta2, step));
-    }
 }
 
 /// <summary>Float64 references for <see cref="ElementwiseKernels"/>.</summary>
@@ -199,21 +162,5 @@ public static class ElementwiseReference
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) sums[c] += src[r * cols + c];
         return sums;
-    }
-
-    /// <returns>The updated parameters, first and second moments.</returns>
-    public static (double[] P, double[] M, double[] V) Adam(float[] p, float[] g, float[] m, float[] v,
-        double lr, double beta1, double beta2, double eps, long step)
-    {
-        int n = p.Length;
-        double[] po = new double[n], mo = new double[n], vo = new double[n];
-        double bc1 = 1 - Math.Pow(beta1, step), bc2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, step));
-        for (int i = 0; i < n; i++)
-        {
-            mo[i] = beta1 * m[i] + (1 - beta1) * g[i];
-            vo[i] = beta2 * v[i] + (1 - beta2) * (double)g[i] * g[i];
-            po[i] = p[i] - lr / bc1 * mo[i] / (Math.Sqrt(vo[i]) / bc2Sqrt + eps);
-        }
-        return (po, mo, vo);
     }
 }

@@ -50,8 +50,7 @@ public static class KernelCatalog
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ColumnSums), KernelGrouping.Implicit, null, false),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumSlabs), KernelGrouping.Implicit, null, false),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.RowSquaredErrors), KernelGrouping.Implicit, null, false),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Adam), KernelGrouping.Implicit, null, false),
-        new(typeof(AdamTableKernels), nameof(AdamTableKernels.Adam), KernelGrouping.Implicit, null, false),
-        new(typeof(AdamTableKernels), nameof(AdamTableKernels.Advance), KernelGrouping.Implicit, null, false),
+        new(typeof(AdamKernels), nameof(AdamKernels.Step), KernelGrouping.Implicit, null, false),
+        new(typeof(AdamKernels), nameof(AdamKernels.Advance), KernelGrouping.Implicit, null, false),
     ];
 }

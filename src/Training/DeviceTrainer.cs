@@ -7,8 +7,8 @@ namespace GpuAutoencoder.Training;
 
 /// <summary>
 /// Trains the autoencoder with every buffer on the device for the whole run: the dataset (as
-/// bytes), the parameters, their gradients, Adam's moments and every activation. Per epoch only a
-/// permutation goes up and the epoch's batch losses come back.
+/// bytes), the parameters, their gradients, Adam's moments (in its <see cref="AdamOptimizer"/>) and
+/// every activation. Per epoch only a permutation goes up and the epoch's batch losses come back.
 /// </summary>
 public sealed class DeviceTrainer : IDisposable
 {
@@ -27,15 +27,14 @@ public sealed class DeviceTrainer : IDisposable
 
     readonly MemoryBuffer1D<byte, Stride1D.Dense> images;
     readonly MemoryBuffer1D<int, Stride1D.Dense> permutation;
-    readonly MemoryBuffer1D<float, Stride1D.Dense> parameters, gradients, adamM, adamV, batchLosses;
+    readonly MemoryBuffer1D<float, Stride1D.Dense> parameters, gradients, batchLosses;
     // activations[0] is the input batch, activations[4] the reconstruction; deltas[l] is the gradient
     // with respect to the pre-activation of layer l's output (the same shape as activations[l + 1]).
     readonly MemoryBuffer1D<float, Stride1D.Dense>[] activations, deltas;
-    // Adam's per-step scalars in device memory, so a step takes no per-step host argument for them.
-    readonly AdamStepTable adamSteps;
+    readonly AdamOptimizer adam;
 
     /// <summary>Adam steps taken so far.</summary>
-    public long Step { get; private set; }
+    public long Step => adam.Step;
     public int BatchesPerEpoch { get; }
     /// <summary>The shuffle generator's state, for checkpoints.</summary>
     public ulong ShuffleState => shuffleRng.State;
@@ -71,16 +70,12 @@ public sealed class DeviceTrainer : IDisposable
             permutation = Own(kernels.Transfers.Allocate(Enumerable.Range(0, imageCount).ToArray()));
             parameters = Own(kernels.Transfers.Allocate(initialParameters));
             gradients = Own(accelerator.Allocate1D<float>(layout.Length));
-            adamM = Own(accelerator.Allocate1D<float>(layout.Length));
-            adamV = Own(accelerator.Allocate1D<float>(layout.Length));
             gradients.MemSetToZero();
-            adamM.MemSetToZero();
-            adamV.MemSetToZero();
             batchLosses = Own(accelerator.Allocate1D<float>(BatchesPerEpoch));
             activations = widths.Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             deltas = widths.Skip(1).Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             // One upload covers an epoch (the learning rate changes each epoch), or 512 steps at one rate.
-            owned.Add(adamSteps = new AdamStepTable(accelerator, kernels.Transfers, Math.Max(BatchesPerEpoch, 512), options.Beta1, options.Beta2, options.Epsilon));
+            owned.Add(adam = new AdamOptimizer(kernels, layout.Length, Math.Max(BatchesPerEpoch, 512), options.Beta1, options.Beta2, options.Epsilon));
         }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException)
         {
@@ -91,12 +86,12 @@ public sealed class DeviceTrainer : IDisposable
         }
     }
 
-    /// <summary>Device memory a trainer allocates: the dataset, four parameter-sized buffers, and the activations and deltas of a batch.</summary>
+    /// <summary>Device memory a trainer allocates: the dataset, the parameters and gradients, Adam's moments, and the activations and deltas of a batch.</summary>
     public static long DeviceBytes(ParameterLayout layout, int imageCount, int batchSize)
     {
         long rows = Math.Min(batchSize, imageCount), batches = (imageCount + (long)batchSize - 1) / batchSize;
         var widths = layout.Architecture.Widths;
-        return (long)imageCount * Architecture.Pixels + 4L * imageCount + 4 * 4L * layout.Length + 4 * batches
+        return (long)imageCount * Architecture.Pixels + 4L * imageCount + 2 * 4L * layout.Length + AdamOptimizer.DeviceBytes(layout.Length) + 4 * batches
             + 4 * rows * (widths.Sum(w => (long)w) + widths.Skip(1).Sum(w => (long)w));
     }
 
@@ -167,22 +162,26 @@ public sealed class DeviceTrainer : IDisposable
     /// <see cref="TrainEpoch"/> calls: it costs three parameter-sized downloads, which is why nothing
     /// inside the batch loop does this.
     /// </summary>
-    public TrainerState ExportState() => new(
-        kernels.Transfers.Download(parameters), kernels.Transfers.Download(adamM), kernels.Transfers.Download(adamV), Step,
-        epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, kernels.Transfers.Download(batchLosses.View.SubView(0, batch)));
+    public TrainerState ExportState()
+    {
+        var parameterValues = kernels.Transfers.Download(parameters);
+        var adamState = adam.Export();
+        return new(parameterValues, adamState.M, adamState.V, adamState.Step,
+            epochOpen ? epochShuffleState : shuffleRng.State, epoch, batch, kernels.Transfers.Download(batchLosses.View.SubView(0, batch)));
+    }
 
     /// <summary>Replaces the whole training state with one from <see cref="ExportState"/>, from this or an earlier process.</summary>
     public void ImportState(TrainerState state)
     {
-        if (new[] { state.Parameters, state.AdamM, state.AdamV }.Any(a => a.Length != layout.Length))
+        var adamState = new AdamState(state.AdamM, state.AdamV, state.Step);
+        if (state.Parameters.Length != layout.Length)
             throw new ArgumentException($"the state does not fit this model: expected {layout.Length} values per tensor (padded layout)");
-        if (state.Epoch < 0 || state.Batch < 0 || state.Batch >= BatchesPerEpoch || state.BatchLosses.Length != state.Batch || state.Step < 0)
+        if (adam.Problem(adamState) is { } problem) throw new ArgumentException($"the state does not fit this model: {problem}");
+        if (state.Epoch < 0 || state.Batch < 0 || state.Batch >= BatchesPerEpoch || state.BatchLosses.Length != state.Batch)
             throw new ArgumentException($"the state's position (epoch {state.Epoch}, batch {state.Batch} of {BatchesPerEpoch}, " +
                 $"{state.BatchLosses.Length} batch losses) does not fit {BatchesPerEpoch} batches per epoch");
         kernels.Transfers.Upload(parameters.View, state.Parameters);
-        kernels.Transfers.Upload(adamM.View, state.AdamM);
-        kernels.Transfers.Upload(adamV.View, state.AdamV);
-        Step = state.Step;
+        adam.Import(adamState);
         shuffleRng = new SplitMix64(state.ShuffleState);
         (epoch, batch, epochOpen) = (state.Epoch, state.Batch, false);
         if (state.Batch == 0) return;
@@ -240,20 +239,11 @@ public sealed class DeviceTrainer : IDisposable
         }
     }
 
-    /// <summary>
-    /// One Adam step over every parameter, in a single launch over the flat buffer, with the step's
-    /// scalars read from the device's step table. Only a table that is used up (never during
-    /// training, which prepares one per epoch) costs an upload here.
-    /// </summary>
-    internal void Update(double learningRate)
-    {
-        Step++;
-        adamSteps.Prepare(Step, learningRate);
-        adamSteps.Enqueue(parameters.View, gradients.View, adamM.View, adamV.View, layout.Length);
-    }
+    /// <summary>One Adam step over every parameter with this step's gradients (<see cref="AdamOptimizer.Update"/>).</summary>
+    internal void Update(double learningRate) => adam.Update(parameters.View, gradients.View, learningRate);
 
     /// <summary>Uploads the Adam scalars of the steps from the next one on at <paramref name="learningRate"/>, unless the device has them.</summary>
-    internal void PrepareSteps(double learningRate) => adamSteps.Prepare(Step + 1, learningRate);
+    internal void PrepareSteps(double learningRate) => adam.Prepare(learningRate);
 
     /// <summary>The current parameters in the padded flat layout (synchronises).</summary>
     public float[] DownloadParameters() => kernels.Transfers.Download(parameters);

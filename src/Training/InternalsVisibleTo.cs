@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
 
-// The tests drive the training step's phases directly, as the benchmark does.
+// The tests and the benchmark drive the training step's phases directly.
 [assembly: InternalsVisibleTo("GpuAutoencoder.Tests")]
+[assembly: InternalsVisibleTo("GpuAutoencoder.Diagnostics")]

@@ -66,7 +66,7 @@ public static class IdxFile
     }
 
     /// <summary>File bytes as stored, gunzipped when they start with the gzip magic.</summary>
-    internal static byte[] Decode(byte[] raw, string name)
+    public static byte[] Decode(byte[] raw, string name)
     {
         if (raw is not [0x1f, 0x8b, ..]) return raw;
         var (header, payload) = Gunzip(raw, name);

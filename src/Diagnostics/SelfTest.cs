@@ -1,7 +1,8 @@
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training.Diagnostics;
+namespace GpuAutoencoder.Diagnostics;
 
 /// <summary>One line of the self-test: a kernel, in one schedule, at one size, against its float64 reference.</summary>
 public sealed record SelfTestRow(string Kernel, string Schedule, string Shape, double MaxError, bool Passed, string Detail);
@@ -134,18 +135,26 @@ public static class SelfTest
             Worst(Validation.Compare(k.Transfers.Download(loss), [refLoss], 0, 1e-5), Validation.Compare(k.Transfers.Download(dz), refDz, 1e-12, 1e-5)));
     }
 
+    /// <summary>
+    /// The update training runs: an <see cref="AdamOptimizer"/> at training's hyperparameters, its moments
+    /// and step count put in and read back as a checkpoint does, one step of the kernel it launches.
+    /// </summary>
     static SelfTestRow Adam(DeviceKernels k, int n, Random rng)
     {
         float[] p = Validation.RandomFloats(rng, n), g = Validation.RandomFloats(rng, n, -0.01f, 0.01f);
         float[] m = Validation.RandomFloats(rng, n, -0.01f, 0.01f), v = Validation.RandomFloats(rng, n, 0f, 1e-4f);
+        var o = new TrainingOptions();
+        const long step = 10;
+        using var adam = new AdamOptimizer(k, n, 1, o.Beta1, o.Beta2, o.Epsilon);
+        adam.Import(new AdamState(m, v, step - 1));
         using var dp = k.Transfers.Allocate(p);
         using var dg = k.Transfers.Allocate(g);
-        using var dm = k.Transfers.Allocate(m);
-        using var dv = k.Transfers.Allocate(v);
-        k.Adam(dp.View, dg.View, dm.View, dv.View, n, new AdamStep(1e-3, 0.9, 0.999, 1e-8, 10));
-        var (rp, rm, rv) = ElementwiseReference.Adam(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10);
-        return Row("adam", k, $"{n}", Worst(Validation.Compare(k.Transfers.Download(dp), rp, 1e-6, 1e-5),
-            Worst(Validation.Compare(k.Transfers.Download(dm), rm, 1e-8, 1e-5), Validation.Compare(k.Transfers.Download(dv), rv, 1e-11, 1e-5))));
+        adam.Update(dp.View, dg.View, o.LearningRate);
+        var after = adam.Export();
+        var (rp, rm, rv) = AdamReference.Step(p, g, m, v, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, step);
+        var steps = Validation.Compare([after.Step], [step], 0, 0);
+        return Row("adam (training's optimizer)", k, $"{n}", Worst(Worst(steps, Validation.Compare(k.Transfers.Download(dp), rp, 1e-6, 1e-5)),
+            Worst(Validation.Compare(after.M, rm, 1e-8, 1e-5), Validation.Compare(after.V, rv, 1e-11, 1e-5))));
     }
 
     static SelfTestRow Gather(DeviceKernels k, int rows, int pixels, Random rng)

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Model;
 
-namespace GpuAutoencoder.Training.Diagnostics;
+namespace GpuAutoencoder.Diagnostics;
 
 /// <summary>Time and arithmetic of one phase of the training step (forward, loss, backward, update).</summary>
 public sealed record PhaseTiming(

@@ -3,11 +3,12 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json.Serialization;
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training;
 using GpuAutoencoder.Training.Model;
 using Architecture = GpuAutoencoder.Training.Model.Architecture;
 using ILGPU.Runtime.Cuda;
 
-namespace GpuAutoencoder.Training.Diagnostics;
+namespace GpuAutoencoder.Diagnostics;
 
 /// <summary>One product shape of a training step, timed with our kernel and with cuBLAS SGEMM.</summary>
 public sealed record ProductTiming(

