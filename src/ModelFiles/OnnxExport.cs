@@ -28,14 +28,15 @@ public static class OnnxExport
     public static ModelProto Build(ParameterLayout layout, float[] flat, OnnxPart part, string sourceSha256, string producerVersion)
     {
         var architecture = layout.Architecture;
+        int layers = architecture.Layers.Count;
         var (first, last) = part switch
         {
-            OnnxPart.Encoder => (0, 2),
-            OnnxPart.Decoder => (2, 4),
-            _ => (0, 4),
+            OnnxPart.Encoder => (0, Architecture.EncoderLayers),
+            OnnxPart.Decoder => (Architecture.EncoderLayers, layers),
+            _ => (0, layers),
         };
-        string input = first == 0 ? ImageName : CodeName, output = last == 4 ? ReconstructionName : CodeName;
-        int inWidth = first == 0 ? Architecture.Pixels : architecture.Bottleneck, outWidth = last == 4 ? Architecture.Pixels : architecture.Bottleneck;
+        string input = first == 0 ? ImageName : CodeName, output = last == layers ? ReconstructionName : CodeName;
+        int inWidth = architecture.Widths[first], outWidth = architecture.Widths[last];
 
         var graph = new GraphProto { Name = $"gpuae_{part.ToString().ToLowerInvariant()}" };
         graph.Input.Add(Value(input, inWidth));
