@@ -310,6 +310,33 @@ public class BadInputTests
         Assert.That(lines, Is.EqualTo(new[] { "gpuae: " + e.Message }));
     }
 
+    /// <summary>
+    /// Every user-error type of every gpuae project, found by reflection, so that a new reader's error
+    /// cannot be left out of the exit-2 path; the named ones must be among them, so the search is not empty.
+    /// </summary>
+    [Test]
+    public void EveryUserErrorTypeIsBadInputOnOneLine()
+    {
+        var types = new[] { typeof(UserErrorException), typeof(Checkpoint), typeof(ModelFiles.ModelFile), typeof(UsageException) }
+            .Select(t => t.Assembly).Distinct().SelectMany(a => a.GetTypes())
+            .Where(t => t.IsSubclassOf(typeof(UserErrorException)) && !t.IsAbstract).ToList();
+        Assert.That(types, Is.SupersetOf(new[]
+        {
+            typeof(UsageException), typeof(AcceleratorUnavailableException), typeof(DeviceMemoryException), typeof(Training.Data.DataFormatException),
+            typeof(SafeTensorsException), typeof(ModelFormatException), typeof(CheckpointException), typeof(MetricsFormatException),
+        }));
+        foreach (var type in types)
+        {
+            string message = $"{type.Name}: what the user can fix";
+            var e = (Exception)(type.GetConstructor([typeof(string)]) is { } plain
+                ? plain.Invoke([message])
+                : type.GetConstructor([typeof(string), typeof(Exception)])!.Invoke([message, new InvalidOperationException("inner")]));
+            var (exit, lines) = Mapped(false, () => e);
+            Assert.That(exit, Is.EqualTo(ExitCodes.BadInput), type.Name);
+            Assert.That(lines, Is.EqualTo(new[] { "gpuae: " + message }), type.Name);
+        }
+    }
+
     [TestCase(typeof(ArgumentException))]
     [TestCase(typeof(ArgumentOutOfRangeException))]
     [TestCase(typeof(IndexOutOfRangeException))]

@@ -37,7 +37,7 @@ public class PthFileTests
     public void PthRoundTripsEveryParameterBitForBit(int z, string name)
     {
         var (layout, flat, path) = SavedByGpuae(z, 11 + z, name);
-        Assert.That(PthFile.LooksLikeZip(path), Is.True, "a .pth must be torch.save's zip, not safetensors");
+        Assert.That(ModelFormats.ContainerOf(path), Is.EqualTo(ModelFormat.Pth), "a .pth must be torch.save's zip, not safetensors");
         using (var zip = ZipFile.OpenRead(path))
         {
             var names = zip.Entries.Select(e => e.FullName).ToList();
@@ -53,7 +53,7 @@ public class PthFileTests
     public void OtherExtensionsStaySafetensors()
     {
         var (_, flat, path) = SavedByGpuae(8, 5, "model.safetensors");
-        Assert.That(PthFile.LooksLikeZip(path), Is.False);
+        Assert.That(ModelFormats.ContainerOf(path), Is.EqualTo(ModelFormat.SafeTensors));
         Assert.That(SafeTensors.Read(path).Tensors["fc1.bias"].Data, Is.EqualTo(flat.AsSpan(new ParameterLayout(new Architecture(8)).Slots[0].BiasOffset, 392).ToArray()));
     }
 

@@ -119,6 +119,28 @@ public class RunGapTests
         Assert.That(Directory.Exists(Path.Combine(_dir, "third")), Is.False);
     }
 
+    /// <summary>--init reads every weights format gpuae reads, not only safetensors: it once asked safetensors first
+    /// whether the file was a checkpoint, which refused torch.save's zip and ONNX before their readers saw them.</summary>
+    [Test]
+    public void InitTakesTheWeightsOfATorchSavePthAndOfAnOnnxExport()
+    {
+        var pth = Path.Combine(_dir, "first.pth");
+        Ok(Train(Path.Combine(_dir, "first"), "--bottleneck", "5", "-s", pth));
+        var onnx = Path.Combine(_dir, "first.onnx");
+        Ok("export", "--model", pth, "--onnx", onnx);
+        var expected = ModelFiles.PthFile.Read(pth).Values.OrderBy(t => t.Name, StringComparer.Ordinal).SelectMany(t => t.Data)
+            .Select(BitConverter.SingleToInt32Bits).ToArray();
+
+        foreach (var init in new[] { pth, onnx })
+        {
+            // Zero epochs: the model written is the weights the run started from.
+            var run = Path.Combine(_dir, Path.GetExtension(init)[1..]);
+            Ok(Train(run, "--init", init, "--epochs", "0"));
+            Assert.That(Weights(Path.Combine(run, RunFolder.Model)).Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected), init);
+            Assert.That(RunMetrics.Load(Path.Combine(run, RunFolder.Metrics)).Config.Bottleneck, Is.EqualTo(5), "the bottleneck comes from the file");
+        }
+    }
+
     /// <summary>Counts the writes of checkpoint.safetensors a command makes, through the writer's seam.</summary>
     static (Gpuae.Result Result, int Writes) CountingCheckpoints(string[] args)
     {

@@ -94,13 +94,10 @@ public static class CommonOptions
         return option == null || message.Contains(option, StringComparison.Ordinal) ? message : $"{option}: {message}";
     }
 
-    /// <summary>The typed errors of option checks and file readers. ArgumentException is not one of them: option
-    /// checks throw <see cref="UsageException"/>, and readers their own types, whatever the bytes.</summary>
-    static bool IsBadInput(Exception e) => e is UsageException
-        or Training.Data.DataFormatException or Training.IO.SafeTensorsException or Training.Model.ModelFormatException
-        or Training.CheckpointException or Training.MetricsFormatException
-        or AcceleratorUnavailableException or FileNotFoundException or DirectoryNotFoundException
-        or Training.DeviceMemoryException;
+    /// <summary>The errors of option checks, file readers and device choice, all <see cref="UserErrorException"/>s, and a
+    /// path that is not there. ArgumentException is not one of them: option checks throw <see cref="UsageException"/>,
+    /// and readers their own types, whatever the bytes.</summary>
+    static bool IsBadInput(Exception e) => e is UserErrorException or FileNotFoundException or DirectoryNotFoundException;
 
     /// <summary>Exceptions that well-formed code never lets out, whatever the input: each one means a mistake in gpuae.</summary>
     static bool IsBug(Exception e) => e is ArgumentException or IndexOutOfRangeException or NullReferenceException

@@ -199,7 +199,7 @@ public static class TrainCommand
     /// </summary>
     static (int Bottleneck, float[] Flat) LoadInit(string path, int? bottleneck)
     {
-        if (SafeTensors.Read(path).Metadata.GetValueOrDefault("format") != Checkpoint.Format)
+        if (ModelFormats.Of(path) != ModelFormat.Checkpoint)
         {
             var loaded = ModelFile.Load(path, bottleneck);
             return (loaded.Layout.Architecture.Bottleneck, loaded.Flat);

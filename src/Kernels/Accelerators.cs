@@ -18,7 +18,7 @@ public static class Accelerators
     public static CPUDevice WideCpuDevice(int threadsPerGroup) => new(threadsPerGroup, 1, 1);
 
     /// <param name="optimization">ILGPU's optimisation level for the kernels it compiles. O2 made a
-    /// training step 1.6 times slower on an H200 (1.01 ms against 0.62), so O1 is the default.</param>
+    /// training step much slower on the GPU (docs/PERFORMANCE.md has the figures), so O1 is the default.</param>
     public static Context CreateContext(CPUDevice? cpu = null, OptimizationLevel optimization = OptimizationLevel.O1) =>
         Context.Create(builder => builder.Cuda().OpenCL().CPU(cpu ?? FastCpuDevice()).EnableAlgorithms().Optimize(optimization));
 

@@ -1,8 +1,10 @@
 namespace GpuAutoencoder.Kernels;
 
 /// <summary>
-/// Every kernel gpuae runs, loaded once for one accelerator, with the launch shapes of the
-/// <see cref="Schedule"/> chosen for it. Methods only enqueue work: nothing here copies between
+/// The kernels of training and inference, loaded once for one accelerator, with the launch shapes of
+/// the <see cref="Schedule"/> chosen for it. The exception is the Adam step that reads its scalars from
+/// device memory for graph replay: <see cref="AdamStepTable"/> loads that kernel and its cursor's
+/// beside the table they share. Methods only enqueue work: nothing here copies between
 /// host and device or waits for the device, so callers decide where synchronisation happens. The
 /// copies callers do make go through <see cref="Transfers"/>, which counts them.
 /// </summary>

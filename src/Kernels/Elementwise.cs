@@ -1,11 +1,13 @@
 namespace GpuAutoencoder.Kernels;
 
 /// <summary>
-/// The small kernels around the matrix products. Each is a grid-stride loop: thread t handles
+/// The small kernels around the matrix products. All but one are grid-stride loops: thread t handles
 /// items t, t + stride, ... so one kernel serves both schedules. On a GPU it is launched with one
 /// thread per item (each loop runs once); on the CPU accelerator with about one thread per core,
 /// because a simulated thread per element spends its time in the simulator, not the loop body.
-/// Every item is written by exactly one thread in a fixed order, so results are deterministic.
+/// The exception, <see cref="MseSigmoidBackwardRowPerGroup"/>, is explicitly grouped, one group per
+/// row, for schedules with <see cref="Schedule.RowPerGroup"/>. Every item is written by exactly one
+/// thread in a fixed order, or summed by a tree of fixed shape, so results are deterministic.
 /// </summary>
 public static class ElementwiseKernels
 {

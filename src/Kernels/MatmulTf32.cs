@@ -32,8 +32,6 @@ public static class Tf32Fragment
 /// work as in <see cref="MatmulTiled"/>.
 /// This kernel compiles only for CUDA (the inline PTX is guarded by <see cref="CudaAsm.IsSupported"/>, and
 /// <see cref="DeviceKernels"/> loads it only on a CUDA accelerator of compute capability 8.0 or higher).
-/// It has not yet run on a GPU: it was written and built without one, and selftest's TF32 rows are what
-/// will check it there. The tile shape is the simplest correct one, not yet tuned.
 /// </summary>
 public static class MatmulTf32
 {

@@ -28,25 +28,29 @@ public static class OnnxExport
     public static ModelProto Build(ParameterLayout layout, float[] flat, OnnxPart part, string sourceSha256, string producerVersion)
     {
         var architecture = layout.Architecture;
+        int layers = architecture.Layers.Count;
         var (first, last) = part switch
         {
-            OnnxPart.Encoder => (0, 2),
-            OnnxPart.Decoder => (2, 4),
-            _ => (0, 4),
+            OnnxPart.Encoder => (0, Architecture.EncoderLayers),
+            OnnxPart.Decoder => (Architecture.EncoderLayers, layers),
+            _ => (0, layers),
         };
-        string input = first == 0 ? ImageName : CodeName, output = last == 4 ? ReconstructionName : CodeName;
-        int inWidth = first == 0 ? Architecture.Pixels : architecture.Bottleneck, outWidth = last == 4 ? Architecture.Pixels : architecture.Bottleneck;
+        string input = first == 0 ? ImageName : CodeName, output = last == layers ? ReconstructionName : CodeName;
+        int inWidth = architecture.Widths[first], outWidth = architecture.Widths[last];
 
         var graph = new GraphProto { Name = $"gpuae_{part.ToString().ToLowerInvariant()}" };
         graph.Input.Add(Value(input, inWidth));
         graph.Output.Add(Value(output, outWidth));
         string current = input;
+        // The state_dict lists each layer's weight, then its bias.
+        var tensors = layout.ToTensors(flat).ToList();
         for (int i = first; i < last; i++)
         {
             var slot = layout.Slots[i];
-            string name = slot.Spec.Name, weight = $"{name}.weight", bias = $"{name}.bias";
-            graph.Initializer.Add(Floats(weight, [slot.Spec.Outputs, slot.Spec.Inputs], flat.AsSpan(slot.WeightOffset, slot.Spec.WeightCount)));
-            graph.Initializer.Add(Floats(bias, [slot.Spec.Outputs], flat.AsSpan(slot.BiasOffset, slot.Spec.Outputs)));
+            var (weightTensor, biasTensor) = (tensors[2 * i], tensors[2 * i + 1]);
+            string name = slot.Spec.Name, weight = weightTensor.Name, bias = biasTensor.Name;
+            graph.Initializer.Add(Floats(weightTensor));
+            graph.Initializer.Add(Floats(biasTensor));
             // nn.Linear: y = x·Wᵀ + b, with W stored [out, in] as PyTorch keeps it.
             var gemm = new NodeProto { OpType = "Gemm", Name = $"{name}_gemm" };
             gemm.Input.Add(current);
@@ -56,7 +60,7 @@ public static class OnnxExport
             gemm.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
             graph.Node.Add(gemm);
 
-            string activation = slot.Spec.Activation == Activation.Sigmoid ? "Sigmoid" : "Relu";
+            string activation = OpType(slot.Spec.Activation);
             current = i == last - 1 ? output : $"{name}_{activation.ToLowerInvariant()}";
             var act = new NodeProto { OpType = activation, Name = $"{name}_{activation.ToLowerInvariant()}" };
             act.Input.Add($"{name}_linear");
@@ -89,6 +93,9 @@ public static class OnnxExport
         return model;
     }
 
+    /// <summary>The ONNX operator of a layer's activation; the reader expects exactly these.</summary>
+    internal static string OpType(Activation activation) => activation == Activation.Sigmoid ? "Sigmoid" : "Relu";
+
     /// <summary>Writes the graph atomically, so a failed export leaves no partial file.</summary>
     public static void Write(string path, ModelProto model) => AtomicFile.Write(path, s => model.WriteTo(s));
 
@@ -104,11 +111,11 @@ public static class OnnxExport
         };
     }
 
-    static TensorProto Floats(string name, long[] dims, ReadOnlySpan<float> values)
+    static TensorProto Floats(Tensor tensor)
     {
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        t.Dims.Add(dims);
-        t.FloatData.Add(values.ToArray());
+        var t = new TensorProto { Name = tensor.Name, DataType = (int)TensorProto.Types.DataType.Float };
+        t.Dims.Add(tensor.Shape.Select(d => (long)d));
+        t.FloatData.Add(tensor.Data);
         return t;
     }
 }

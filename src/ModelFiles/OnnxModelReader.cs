@@ -71,23 +71,24 @@ public static class OnnxModelReader
     /// <summary>The graph must compute exactly what gpuae's kernels will: Gemm(transB) then the layer's activation, four times, in order.</summary>
     static void CheckWiring(string file, GraphProto graph)
     {
-        string[] activations = ["Relu", "Relu", "Relu", "Sigmoid"];
+        // Names and activations do not depend on the bottleneck, which is not known yet.
+        var layers = new Architecture().Layers;
         var nodes = graph.Node;
-        if (nodes.Count != 8 || graph.Input.Count(i => graph.Initializer.All(t => t.Name != i.Name)) != 1 || graph.Output.Count != 1)
+        if (nodes.Count != 2 * layers.Count || graph.Input.Count(i => graph.Initializer.All(t => t.Name != i.Name)) != 1 || graph.Output.Count != 1)
             throw Error(file, "its graph is not the 4-layer autoencoder gpuae exports");
         string current = graph.Input.First(i => graph.Initializer.All(t => t.Name != i.Name)).Name;
-        for (int layer = 0; layer < 4; layer++)
+        for (int layer = 0; layer < layers.Count; layer++)
         {
             var (gemm, act) = (nodes[2 * layer], nodes[2 * layer + 1]);
-            string name = $"fc{layer + 1}";
+            string name = layers[layer].Name, activation = OnnxExport.OpType(layers[layer].Activation);
             // Output counts first: Single() on a node with none or two would throw, not refuse.
             // The weights a Gemm names must be initializers: a lost one (a damaged tag makes protobuf skip it) is otherwise a
             // graph input that evaluate would never feed.
             bool ok = gemm.Output.Count == 1 && act.Output.Count == 1 && gemm.OpType == "Gemm"
                 && graph.Initializer.Any(t => t.Name == $"{name}.weight") && graph.Initializer.Any(t => t.Name == $"{name}.bias") && gemm.Domain == "" && gemm.Input.SequenceEqual([current, $"{name}.weight", $"{name}.bias"])
                 && gemm.Attribute.Count == 1 && gemm.Attribute[0] is { Name: "transB", I: 1 }
-                && act.OpType == activations[layer] && act.Domain == "" && act.Input.SequenceEqual([gemm.Output.Single()]) && act.Attribute.Count == 0;
-            if (!ok) throw Error(file, $"its layer {name} is not Gemm(transB=1) followed by {activations[layer]} as gpuae exports it");
+                && act.OpType == activation && act.Domain == "" && act.Input.SequenceEqual([gemm.Output.Single()]) && act.Attribute.Count == 0;
+            if (!ok) throw Error(file, $"its layer {name} is not Gemm(transB=1) followed by {activation} as gpuae exports it");
             current = act.Output.Single();
         }
         if (graph.Output[0].Name != current) throw Error(file, "its output is not the last layer's");

@@ -61,14 +61,6 @@ public static class PthFile
         s.Write(bytes);
     }
 
-    /// <summary>True when the file starts like a zip archive, which is how torch.save's files start.</summary>
-    public static bool LooksLikeZip(string path)
-    {
-        Span<byte> head = stackalloc byte[4];
-        using var f = File.OpenRead(path);
-        return f.ReadAtLeast(head, 4, throwOnEndOfStream: false) == 4 && head.SequenceEqual("PK\x03\x04"u8);
-    }
-
     public static Dictionary<string, Tensor> Read(string path)
     {
         using var stream = File.OpenRead(path);

@@ -50,8 +50,7 @@ public sealed record Checkpoint(
         var layout = new ParameterLayout(new Architecture(Options.Bottleneck));
         float[][] flats = [State.Parameters, State.AdamM, State.AdamV];
         var tensors = new List<Tensor>();
-        for (int i = 0; i < Prefixes.Length; i++)
-            tensors.AddRange(layout.Tensors().Select(t => new Tensor(Prefixes[i] + t.Name, t.Shape, flats[i].AsSpan(t.Offset, t.Length).ToArray())));
+        for (int i = 0; i < Prefixes.Length; i++) tensors.AddRange(layout.ToTensors(flats[i], Prefixes[i]));
         tensors.Add(new Tensor(LossesTensor, [State.BatchLosses.Length], State.BatchLosses));
 
         var metadata = new Dictionary<string, string>
@@ -116,22 +115,10 @@ public sealed record Checkpoint(
         var options = FromJson<TrainingOptions>("config", Json);
         if (options.Problem() is { } problem) throw Error($"config does not validate ({problem})");
         // The bottleneck sizes every buffer below, so it is believed only once a tensor's data vouches for it.
-        int hidden = Architecture.Hidden;
-        if (!tensors.TryGetValue("fc2.weight", out var fc2) || !fc2.Shape.SequenceEqual([options.Bottleneck, hidden]))
-            throw Error($"config's bottleneck {options.Bottleneck} does not match tensor fc2.weight (expected shape [{options.Bottleneck},{hidden}])");
+        if (Architecture.BottleneckOf(tensors) != options.Bottleneck)
+            throw Error($"config's bottleneck {options.Bottleneck} does not match tensor {Architecture.BottleneckTensor} (expected shape [{options.Bottleneck},{Architecture.Hidden}])");
         var layout = new ParameterLayout(new Architecture(options.Bottleneck));
-        var flats = Prefixes.Select(prefix =>
-        {
-            var flat = new float[layout.Length];
-            foreach (var (name, shape, offset, _) in layout.Tensors())
-            {
-                if (!tensors.TryGetValue(prefix + name, out var t)) throw Error($"missing tensor {prefix + name}");
-                if (!t.Shape.SequenceEqual(shape))
-                    throw Error($"tensor {prefix + name} has shape [{string.Join(",", t.Shape)}], expected [{string.Join(",", shape)}]");
-                t.Data.CopyTo(flat, offset);
-            }
-            return flat;
-        }).ToArray();
+        var flats = Prefixes.Select(prefix => layout.FromTensors(tensors, what => Error(what), prefix)).ToArray();
         int images = Parse<int>("images");
         if (images < 1 || options.Limit is { } limit && images > limit)
             throw Error($"metadata images is {images}, which no run with --limit {options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "unset"} trains on");

@@ -13,9 +13,9 @@ public sealed class DeviceModel : IDisposable
 {
     readonly DeviceKernels kernels;
     readonly MemoryBuffer1D<float, Stride1D.Dense> parameters, mean;
-    // activations[0] is the input, [2] the bottleneck code, [4] the reconstruction.
+    // activations[0] is the input, [CodeLayer] the bottleneck code, the last the reconstruction.
     readonly MemoryBuffer1D<float, Stride1D.Dense>[] activations;
-    const int CodeLayer = 2;
+    const int CodeLayer = Architecture.EncoderLayers;
 
     public ParameterLayout Layout { get; }
     public int BatchSize { get; }

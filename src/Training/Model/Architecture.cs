@@ -1,4 +1,5 @@
 using GpuAutoencoder.Kernels;
+using GpuAutoencoder.Training.IO;
 
 namespace GpuAutoencoder.Training.Model;
 
@@ -29,6 +30,23 @@ public sealed class Architecture
     /// <summary>The parameters PyTorch counts (622,504 for z = 8); the device buffer adds alignment padding.</summary>
     public int ParameterCount => Layers.Sum(l => l.ParameterCount);
 
+    /// <summary>
+    /// The encoder is layers [0, EncoderLayers) and the decoder the rest, so activation EncoderLayers is
+    /// the code [rows, z]. Inference, export and the figures all split the model here.
+    /// </summary>
+    public const int EncoderLayers = 2;
+
+    /// <summary>The tensor whose shape carries the bottleneck: the encoder's last weight, [z, 392].</summary>
+    public const string BottleneckTensor = "fc2.weight";
+
+    /// <summary>
+    /// The bottleneck z of a state_dict, read from <see cref="BottleneckTensor"/>; null unless that tensor
+    /// is 2-D [z, 392] with z ≥ 1. A shape [N, 0] holds no bytes to vouch for N, and a layout built from
+    /// an unvouched N could be any size, so it is not believed.
+    /// </summary>
+    public static int? BottleneckOf(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.TryGetValue(BottleneckTensor, out var t) && t.Shape is [>= 1 and var z, Hidden] ? z : null;
+
     public Architecture(int bottleneck = 8)
     {
         if (bottleneck < 1) throw new ArgumentOutOfRangeException(nameof(bottleneck), "the bottleneck needs at least one unit");
@@ -52,68 +70,4 @@ public sealed class Architecture
     /// </summary>
     public long TrainingFlopsPerImage =>
         2 * (3 * MultiplyAddsPerImage - Layers[0].WeightCount);
-}
-
-/// <summary>Where one layer's weight [out, in] and bias [out] sit in the flat parameter buffer.</summary>
-public sealed record LayerSlot(LayerSpec Spec, int WeightOffset, int BiasOffset);
-
-/// <summary>
-/// All parameters live in one flat buffer so that Adam is a single launch. Each tensor starts on a
-/// 64-float boundary: the kernels read rows as Float4, and a GPU prefers 256-byte aligned rows.
-/// The padding is zero and receives zero gradient, so Adam leaves it at zero.
-/// </summary>
-public sealed class ParameterLayout
-{
-    const int Alignment = 64;
-
-    public Architecture Architecture { get; }
-    public IReadOnlyList<LayerSlot> Slots { get; }
-    /// <summary>Length of the flat buffer, padding included.</summary>
-    public int Length { get; }
-
-    public ParameterLayout(Architecture architecture)
-    {
-        Architecture = architecture;
-        var slots = new List<LayerSlot>();
-        int offset = 0;
-        foreach (var layer in architecture.Layers)
-        {
-            int weight = offset;
-            int bias = Align(weight + layer.WeightCount);
-            offset = Align(bias + layer.Outputs);
-            slots.Add(new LayerSlot(layer, weight, bias));
-        }
-        Slots = slots;
-        Length = offset;
-    }
-
-    static int Align(int n) => (n + Alignment - 1) / Alignment * Alignment;
-
-    /// <summary>The tensors in PyTorch's state_dict order: fc1.weight, fc1.bias, …, fc4.bias.</summary>
-    public IEnumerable<(string Name, int[] Shape, int Offset, int Length)> Tensors()
-    {
-        foreach (var s in Slots)
-        {
-            yield return ($"{s.Spec.Name}.weight", [s.Spec.Outputs, s.Spec.Inputs], s.WeightOffset, s.Spec.WeightCount);
-            yield return ($"{s.Spec.Name}.bias", [s.Spec.Outputs], s.BiasOffset, s.Spec.Outputs);
-        }
-    }
-
-    /// <summary>
-    /// PyTorch's nn.Linear initialisation: weights and biases U(−1/√fan_in, 1/√fan_in), drawn
-    /// layer by layer, weight before bias, in row-major order, from SplitMix64(seed).
-    /// </summary>
-    public float[] Initialize(ulong seed)
-    {
-        var rng = new SplitMix64(seed);
-        var flat = new float[Length];
-        foreach (var (_, shape, offset, length) in Tensors())
-        {
-            double bound = 1 / Math.Sqrt(shape.Length == 2 ? shape[1] : FanInOfBias(offset));
-            for (int i = 0; i < length; i++) flat[offset + i] = (float)(bound * (2 * rng.NextDouble() - 1));
-        }
-        return flat;
-    }
-
-    int FanInOfBias(int biasOffset) => Slots.First(s => s.BiasOffset == biasOffset).Spec.Inputs;
 }
