@@ -46,6 +46,8 @@ cd "$work/run"
 data_option=()
 [ -d "$data" ] && data_option=(--data "$data")
 "$work/tools/gpuae" --version
-"$work/tools/gpuae" train --accelerator cpu --limit 512 --epochs 1 --no-progress "${data_option[@]}" 2>/dev/null | grep -E '^epoch|^wrote' \
-  | sed "s|$work/run/||g"
+if ! "$work/tools/gpuae" train --accelerator cpu --limit 512 --epochs 1 --no-progress "${data_option[@]}" > "$work/train.log" 2>&1; then
+  echo "the installed gpuae failed to train:"; tail -n 20 "$work/train.log" | sed "s|$work/||g"; exit 1
+fi
+grep -E '^epoch|^wrote' "$work/train.log"
 [ -f "$(ls -d runs/*/ | head -n 1)loss.png" ] && echo "loss.png written by the installed tool"
