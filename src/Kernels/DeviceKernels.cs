@@ -35,6 +35,13 @@ public sealed class DeviceKernels : IDisposable
     public Precision Precision { get; }
     /// <summary>Every host↔device copy made on this accelerator by code that uses these kernels, counted.</summary>
     public HostTransfers Transfers { get; }
+    /// <summary>
+    /// What grids and split counts are sized for: the accelerator's own shape unless another is
+    /// given, which only a <see cref="Recorder"/> that does not execute may use.
+    /// </summary>
+    public DeviceShape Shape { get; init; }
+    /// <summary>When set, every launch is recorded; one that does not execute makes the launchers only record.</summary>
+    public LaunchRecorder? Recorder { get; set; }
 
     /// <exception cref="AcceleratorUnavailableException">The accelerator cannot run <paramref name="precision"/>; never a silent fallback.</exception>
     public DeviceKernels(Accelerator accelerator, Schedule? schedule = null, Precision precision = Precision.Fp32)
@@ -44,6 +51,7 @@ public sealed class DeviceKernels : IDisposable
         Schedule = schedule ?? Schedule.For(accelerator);
         Precision = precision;
         Transfers = new HostTransfers(accelerator);
+        Shape = DeviceShape.Of(accelerator);
         naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
         blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
         blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
@@ -85,7 +93,7 @@ public sealed class DeviceKernels : IDisposable
     {
         var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
-        if (chosen == MatmulVersion.Tiled && Accelerator.MaxNumThreadsPerGroup < MatmulTiled.GroupSize)
+        if (chosen == MatmulVersion.Tiled && Shape.MaxGroupSize < MatmulTiled.GroupSize)
             chosen = MatmulVersion.Blocked;
         if (chosen == MatmulVersion.Blocked && !BlockedOperandsFit(shape, a, b, n, k))
             chosen = MatmulVersion.Naive;
@@ -113,22 +121,24 @@ public sealed class DeviceKernels : IDisposable
         switch (chosen)
         {
             case MatmulVersion.Naive:
-                naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
+                if (Enqueues("matmul v1 naive", shape, (long)s.Cols * s.Rows, 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
+                    naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
                 break;
             case MatmulVersion.Tf32:
-                LaunchTf32(s, a, b, c, aux, epilogue);
+                LaunchTf32(shape, s, a, b, c, aux, epilogue);
                 break;
             case MatmulVersion.Tiled:
-                LaunchTiled(s, a, b, c, aux, epilogue);
+                LaunchTiled(shape, s, a, b, c, aux, epilogue);
                 break;
             default:
-                LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
+                if (Enqueues("matmul v2 blocked", shape, BlockedThreads(shape, m, n, k), 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
+                    LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
                 break;
         }
         return chosen;
     }
 
-    void LaunchTiled(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    void LaunchTiled(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
         int tiles = CeilDiv(s.Rows, MatmulTiled.Tile) * CeilDiv(s.Cols, MatmulTiled.Tile);
         int splits = SplitCount(tiles, s.Depth);
@@ -136,18 +146,18 @@ public sealed class DeviceKernels : IDisposable
         splits = CeilDiv(s.Depth, depthPerSplit);
         var grid = new Index3D(CeilDiv(s.Cols, MatmulTiled.Tile), CeilDiv(s.Rows, MatmulTiled.Tile), splits);
         var group = new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1);
+        bool run = Enqueues("matmul v3 tiled", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
         if (splits == 1)
         {
-            tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            if (run) tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
-        int threads = Threads(s.Rows * s.Cols);
-        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
+        if (run) tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
     }
 
-    void LaunchTf32(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    void LaunchTf32(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
         int tiles = CeilDiv(s.Rows, MatmulTf32.TileRows) * CeilDiv(s.Cols, MatmulTf32.TileCols);
         int splits = SplitCount(tiles, s.Depth);
@@ -155,15 +165,24 @@ public sealed class DeviceKernels : IDisposable
         splits = CeilDiv(s.Depth, depthPerSplit);
         var grid = new Index3D(CeilDiv(s.Cols, MatmulTf32.TileCols), CeilDiv(s.Rows, MatmulTf32.TileRows), splits);
         var group = new Index3D(MatmulTf32.GroupSize, 1, 1);
+        bool run = Enqueues("matmul v4 tf32", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
         if (splits == 1)
         {
-            tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            if (run) tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        if (run) tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
+    }
+
+    /// <summary>The second pass of a split product: the slabs added in order, then the epilogue.</summary>
+    void SumSlabs(MatmulShape shape, ArrayView<float> slabs, int splits, StridedProduct s, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    {
         int threads = Threads(s.Rows * s.Cols);
-        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
+        long outputs = (long)s.Rows * s.Cols;
+        if (Enqueues("split-K slab sum", shape, threads, 0, (double)(splits - 1) * outputs, 4.0 * ((splits + 1) * outputs + AuxLength(s, epilogue)), s.Rows, s.Cols, splits))
+            sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }
 
     /// <summary>
@@ -172,7 +191,7 @@ public sealed class DeviceKernels : IDisposable
     /// shorter than 128, where the extra pass over the slabs would cost more than it gains.
     /// </summary>
     int SplitCount(int tiles, int depth) =>
-        Math.Clamp(CeilDiv(Schedule.GroupsPerMultiprocessor * Math.Max(1, Accelerator.NumMultiprocessors), tiles),
+        Math.Clamp(CeilDiv(Schedule.GroupsPerMultiprocessor * Shape.Multiprocessors, tiles),
             1, Math.Max(1, depth / 128));
 
     void LaunchBlocked(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
@@ -193,6 +212,26 @@ public sealed class DeviceKernels : IDisposable
                 break;
         }
     }
+
+    static long BlockedThreads(MatmulShape shape, int m, int n, int k) => shape switch
+    {
+        MatmulShape.Forward => (long)CeilDiv(n, 4) * CeilDiv(m, 4),
+        MatmulShape.BackwardInput => (long)(k / 4) * CeilDiv(m, 4),
+        _ => (long)(k / 4) * (n / 4),
+    };
+
+    static double ProductFlop(StridedProduct s) => 2.0 * s.Rows * s.Cols * s.Depth;
+
+    static long AuxLength(StridedProduct s, Epilogue epilogue) => epilogue.Kind switch
+    {
+        (int)EpilogueKind.BiasActivation => s.Cols,
+        (int)EpilogueKind.ReluMask => (long)s.Rows * s.Cols,
+        _ => 0,
+    };
+
+    /// <summary>Both operands read once, the output (or <paramref name="slabs"/> split slabs of it) written once, and the epilogue's operand.</summary>
+    static double ProductBytes(StridedProduct s, Epilogue epilogue, int slabs) =>
+        4.0 * ((long)s.Rows * s.Depth + (long)s.Depth * s.Cols + (long)slabs * s.Rows * s.Cols + (slabs == 1 ? AuxLength(s, epilogue) : 0));
 
     /// <summary>Whether every row read as Float4 has a length that is a multiple of 4 and starts 16-byte aligned.</summary>
     static bool BlockedOperandsFit(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, int n, int k) =>
@@ -221,7 +260,8 @@ public sealed class DeviceKernels : IDisposable
     void LaunchColumnSums(ArrayView<float> src, int rows, int cols, int rowsPerChunk, int chunks, ArrayView<float> dst, float scale)
     {
         int threads = Threads(chunks * cols);
-        columnSums(threads, src, rows, cols, rowsPerChunk, chunks, dst, scale, threads);
+        if (Enqueues("column sums", null, threads, 0, (double)rows * cols, 4.0 * ((long)rows * cols + (long)chunks * cols), rows, cols))
+            columnSums(threads, src, rows, cols, rowsPerChunk, chunks, dst, scale, threads);
     }
 
     /// <summary>
@@ -238,14 +278,17 @@ public sealed class DeviceKernels : IDisposable
         Require(loss.Length, 1, nameof(loss));
         float elements = (float)rows * cols;
         var rowSums = rowLoss.Get(rows);
+        double flop = 6.0 * rows * cols, bytes = 4.0 * (3L * rows * cols + rows);
         if (Schedule.RowPerGroup)
         {
-            mseRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, cols, 2f / elements);
+            if (Enqueues("mse + sigmoid backward, a group a row", null, (long)rows * RowGroupSize, RowGroupSize, flop, bytes, rows, cols))
+                mseRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, cols, 2f / elements);
         }
         else
         {
             int threads = Threads(rows);
-            mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
+            if (Enqueues("mse + sigmoid backward", null, threads, 0, flop, bytes, rows, cols))
+                mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
         }
         ColumnSums(rowSums, rows, 1, loss, 1f / elements);
     }
@@ -258,7 +301,8 @@ public sealed class DeviceKernels : IDisposable
         Require(b.Length, (long)rows * cols, nameof(b));
         Require(rowSums.Length, rows, nameof(rowSums));
         int threads = Threads(rows);
-        rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
+        if (Enqueues("row squared errors", null, threads, 0, 3.0 * rows * cols, 4.0 * (2L * rows * cols + rows), rows, cols))
+            rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
     }
 
     /// <summary>One Adam step over <paramref name="count"/> parameters.</summary>
@@ -268,7 +312,8 @@ public sealed class DeviceKernels : IDisposable
         foreach (var (view, name) in new[] { (param, nameof(param)), (grad, nameof(grad)), (m, nameof(m)), (v, nameof(v)) })
             Require(view.Length, count, name);
         int threads = Threads(count);
-        adam(threads, param, grad, m, v, count, step, threads);
+        if (Enqueues("adam", null, threads, 0, AdamFlop * count, AdamBytes * count, count))
+            adam(threads, param, grad, m, v, count, step, threads);
     }
 
     /// <summary>x[r, :] = images[permutation[first + r], :] / 255 for r &lt; rows.</summary>
@@ -280,7 +325,28 @@ public sealed class DeviceKernels : IDisposable
         Require(images.Length, permutation.Length * pixels, nameof(images));
         Require(x.Length, (long)rows * pixels, nameof(x));
         int threads = Threads(rows * pixels);
-        gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+        if (Enqueues("batch gather", null, threads, 0, (double)rows * pixels, 5.0 * rows * pixels + 4.0 * rows, rows, pixels))
+            gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+    }
+
+    /// <summary>Adam's arithmetic per parameter, and its bytes: four tensors read, three written.</summary>
+    public const double AdamFlop = 12, AdamBytes = 28;
+
+    /// <summary>
+    /// Records a launch made outside these kernels (Adam's step table loads its own) and says
+    /// whether it should run: false while a recorder that does not execute is attached.
+    /// </summary>
+    public bool Enqueues(string kernel, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1) =>
+        Enqueues(kernel, null, threads, groupSize, flop, bytes, d0, d1, d2);
+
+    bool Enqueues(string kernel, MatmulShape? product, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1)
+    {
+        if (Recorder is not { } recorder) return true;
+        string dims = d2 >= 0 ? $"{d0}×{d1}×{d2}" : d1 >= 0 ? $"{d0}×{d1}" : $"{d0}";
+        recorder.Add(new KernelLaunch(product is { } p ? $"{kernel} ({p})" : kernel, dims, threads, groupSize, flop, bytes));
+        if (recorder.Execute && Shape != DeviceShape.Of(Accelerator))
+            throw new InvalidOperationException($"launches sized for {Shape.Name} cannot run on {Accelerator.Name}; record them without executing");
+        return recorder.Execute;
     }
 
     /// <summary>
@@ -302,10 +368,10 @@ public sealed class DeviceKernels : IDisposable
 
     /// <summary>The launch extent of a grid-stride kernel over <paramref name="items"/> items.</summary>
     int Threads(int items) =>
-        Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Accelerator.MaxNumThreads));
+        Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Shape.MaxThreads));
 
     /// <summary>The largest power of two the accelerator allows in a group, up to the kernel's shared buffer.</summary>
-    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(ElementwiseKernels.MaxRowGroup, Accelerator.MaxNumThreadsPerGroup));
+    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(ElementwiseKernels.MaxRowGroup, Shape.MaxGroupSize));
 
     static int CeilDiv(int a, int b) => (a + b - 1) / b;
 

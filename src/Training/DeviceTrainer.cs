@@ -249,7 +249,10 @@ public sealed class DeviceTrainer : IDisposable
     {
         Step++;
         adamSteps.Prepare(Step, learningRate);
-        adamSteps.Enqueue(parameters.View, gradients.View, adamM.View, adamV.View, layout.Length);
+        // The step table loads its own two kernels (Adam, then a one-thread cursor advance); they are recorded here.
+        bool adam = kernels.Enqueues("adam (step table)", layout.Length, 0, DeviceKernels.AdamFlop * layout.Length, DeviceKernels.AdamBytes * layout.Length, layout.Length);
+        if (kernels.Enqueues("adam step cursor", 1, 0, 0, 8, 1) && adam)
+            adamSteps.Enqueue(parameters.View, gradients.View, adamM.View, adamV.View, layout.Length);
     }
 
     /// <summary>Uploads the Adam scalars of the steps from the next one on at <paramref name="learningRate"/>, unless the device has them.</summary>
