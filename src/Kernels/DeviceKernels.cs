@@ -12,20 +12,28 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue> blockedForward, blockedBackwardInput;
     readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int> blockedBackwardWeight;
     readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int> gatherBatch;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> mseSigmoidBackward;
-    readonly Action<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int> columnSums;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int> lossStrided;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int> columnSumsStrided;
     readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int> adam;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> mseRowPerGroup;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> skinnyNarrow;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int> skinnyWeight;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float> lossRowPerGroup;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int> columnSumsGrouped;
     // Loaded only at Precision.Tf32, which the constructor allows only where TF32 runs (inline PTX, CUDA 8.0+).
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>? tf32;
 
     // Scratch space grows to the largest request and is then reused, so a training loop allocates
     // nothing after its first step.
-    readonly ScratchBuffer rowLoss, columnPartials, splitPartials;
+    readonly ScratchBuffer<float> rowLoss, columnPartials, splitPartials;
+    // The counters of kernels whose last group to finish completes a reduction: zeroed once, and
+    // left zeroed by every launch that uses them.
+    readonly ScratchBuffer<int> counters;
+    // The views of a batch of column sums, reused so that a step allocates nothing on the host either.
+    readonly ArrayView<float>[] jobSources = new ArrayView<float>[MaxColumnSumJobs], jobDestinations = new ArrayView<float>[MaxColumnSumJobs];
     // Kernels take an aux view even when their epilogue ignores it; this stands in for "none".
     readonly MemoryBuffer1D<float, Stride1D.Dense> noAux;
 
@@ -37,7 +45,9 @@ public sealed class DeviceKernels : IDisposable
     public HostTransfers Transfers { get; }
     /// <summary>
     /// What grids and split counts are sized for: the accelerator's own shape unless another is
-    /// given, which only a <see cref="Recorder"/> that does not execute may use.
+    /// given. Another shape describes a device's launches through a <see cref="Recorder"/> that does
+    /// not execute, or (in tests) reaches a bigger device's split paths; launches whose groups this
+    /// accelerator cannot hold are refused.
     /// </summary>
     public DeviceShape Shape { get; init; }
     /// <summary>When set, every launch is recorded; one that does not execute makes the launchers only record.</summary>
@@ -57,18 +67,22 @@ public sealed class DeviceKernels : IDisposable
         blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
         blockedBackwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int>(MatmulBlocked.BackwardWeight);
         gatherBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int>(ElementwiseKernels.GatherBatch);
-        mseSigmoidBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(ElementwiseKernels.MseSigmoidBackward);
-        columnSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int>(ElementwiseKernels.ColumnSums);
+        lossStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int>(LossKernels.Strided);
+        columnSumsStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int>(ColumnSumKernels.Strided);
         sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
         rowSquaredErrors = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
         adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
         tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
-        mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
+        skinnyNarrow = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulSkinny.NarrowOutput);
+        skinnyWeight = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int>(MatmulSkinny.WeightGradient);
+        lossRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float>(LossKernels.RowPerGroup);
+        columnSumsGrouped = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int>(ColumnSumKernels.Grouped);
         if (precision == Precision.Tf32)
             tf32 = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel);
-        rowLoss = new ScratchBuffer(accelerator);
-        columnPartials = new ScratchBuffer(accelerator);
-        splitPartials = new ScratchBuffer(accelerator);
+        rowLoss = new ScratchBuffer<float>(accelerator);
+        columnPartials = new ScratchBuffer<float>(accelerator);
+        splitPartials = new ScratchBuffer<float>(accelerator);
+        counters = new ScratchBuffer<int>(accelerator, zeroed: true);
         noAux = accelerator.Allocate1D<float>(1);
     }
 
@@ -87,10 +101,27 @@ public sealed class DeviceKernels : IDisposable
     public MatmulVersion LinearBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, int m, int n, int k) =>
         Matmul(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None);
 
+    /// <summary>
+    /// dW[N,K] = dY[M,N]ᵀ·X[M,K], and db[N] = Σ_rows dY in the same launch where the product's
+    /// kernel does both (the GPU schedule's version 5, at the bottleneck). Returns whether db was
+    /// written; when it was not, the caller sums it (<see cref="ColumnSums(int, float, ReadOnlySpan{ColumnSumJob})"/>).
+    /// </summary>
+    public bool LinearBackwardWeightAndBias(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, ArrayView<float> db, int m, int n, int k)
+    {
+        Require(db.Length, n, nameof(db));
+        return Product(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None, null, db).BiasWritten;
+    }
+
     /// <summary>Runs one matrix product with the fastest version this schedule and these operands allow, and says which ran.</summary>
     public MatmulVersion Matmul(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null)
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null) =>
+        Product(shape, a, b, c, aux, m, n, k, epilogue, version, null).Version;
+
+    (MatmulVersion Version, bool BiasWritten) Product(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version, ArrayView<float>? bias)
     {
+        if (version == MatmulVersion.Skinny)
+            throw new ArgumentException("version 5 is chosen by the shape of a product, not asked for", nameof(version));
         var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
         if (chosen == MatmulVersion.Tiled && Shape.MaxGroupSize < MatmulTiled.GroupSize)
@@ -98,6 +129,13 @@ public sealed class DeviceKernels : IDisposable
         if (chosen == MatmulVersion.Blocked && !BlockedOperandsFit(shape, a, b, n, k))
             chosen = MatmulVersion.Naive;
         var s = StridedProduct.For(shape, m, n, k);
+        // A side of at most 8 would leave most of a 64×64 tile idle: a product that shallow is one
+        // output per thread's shape, one that narrow version 5's.
+        if (version == null && chosen == MatmulVersion.Tiled && s.Rows > 0 && s.Cols > 0)
+            chosen = shape == MatmulShape.BackwardWeight
+                ? Math.Min(s.Rows, s.Cols) <= MatmulSkinny.MaxCols ? MatmulVersion.Skinny : chosen
+                : s.Depth <= MatmulSkinny.MaxCols ? MatmulVersion.Naive
+                : s.Cols <= MatmulSkinny.MaxCols && s.AsP == 1 ? MatmulVersion.Skinny : chosen;
         // Operand sizes by shape: Forward X[m,k]·W[n,k]ᵀ, BackwardInput dY[m,n]·W[n,k], BackwardWeight dY[m,n]ᵀ·X[m,k].
         var (aLength, bLength) = shape switch
         {
@@ -130,12 +168,41 @@ public sealed class DeviceKernels : IDisposable
             case MatmulVersion.Tiled:
                 LaunchTiled(shape, s, a, b, c, aux, epilogue);
                 break;
+            case MatmulVersion.Skinny when shape == MatmulShape.BackwardWeight:
+                LaunchSkinnyWeightGradient(s, a, b, c, bias);
+                return (chosen, bias.HasValue);
+            case MatmulVersion.Skinny:
+                if (Enqueues("matmul v5 narrow output", shape, (long)CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup) * MatmulSkinny.GroupSize, MatmulSkinny.GroupSize,
+                        ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
+                    skinnyNarrow((CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup), MatmulSkinny.GroupSize), a, b, c, aux, s, epilogue);
+                break;
             default:
                 if (Enqueues("matmul v2 blocked", shape, BlockedThreads(shape, m, n, k), 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
                     LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
                 break;
         }
-        return chosen;
+        return (chosen, false);
+    }
+
+    /// <summary>
+    /// Version 5's weight gradient (with the bias gradient when <paramref name="bias"/> is given) in
+    /// one launch, the batch split into chunks so that every multiprocessor has groups.
+    /// </summary>
+    void LaunchSkinnyWeightGradient(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dw, ArrayView<float>? bias)
+    {
+        int withBias = bias.HasValue ? 1 : 0;
+        int outputs = s.Rows * (s.Cols + withBias), blocks = CeilDiv(outputs, MatmulSkinny.GroupSize);
+        // Two groups per multiprocessor at least, and chunks of about 64 so that no thread's sum is a long chain of loads.
+        int chunks = Math.Clamp(Math.Max(CeilDiv(2 * Shape.Multiprocessors, blocks), CeilDiv(s.Depth, 64)), 1, Math.Max(1, CeilDiv(s.Depth, 32)));
+        int depthPerChunk = Math.Max(1, CeilDiv(s.Depth, chunks));
+        chunks = Math.Max(1, CeilDiv(s.Depth, depthPerChunk));
+        var partials = splitPartials.Get(chunks * blocks * MatmulSkinny.GroupSize);
+        var done = counters.Get(blocks);
+        double flop = ProductFlop(s) + (double)withBias * s.Rows * s.Depth;
+        double bytes = 4.0 * ((long)s.Rows * s.Depth + (long)s.Depth * s.Cols + outputs);
+        if (Enqueues(bias.HasValue ? "matmul v5 weight + bias gradient" : "matmul v5 weight gradient", MatmulShape.BackwardWeight,
+                (long)blocks * chunks * MatmulSkinny.GroupSize, MatmulSkinny.GroupSize, flop, bytes, s.Rows, s.Cols, s.Depth))
+            skinnyWeight((new Index2D(blocks, chunks), new Index2D(MatmulSkinny.GroupSize, 1)), a, b, dw, bias ?? noAux.View, partials, done, s, withBias, depthPerChunk);
     }
 
     void LaunchTiled(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
@@ -239,29 +306,58 @@ public sealed class DeviceKernels : IDisposable
 
     static bool Aligned(ArrayView<float> view) => ((IContiguousArrayView)view).Index % 4 == 0;
 
-    /// <summary>dst[col] = scale · Σ_row src[row, col], in a fixed order (two stages on a GPU).</summary>
-    public void ColumnSums(ArrayView<float> src, int rows, int cols, ArrayView<float> dst, float scale = 1f)
+    /// <summary>dst[col] = scale · Σ_row src[row, col], in a fixed order, in one launch.</summary>
+    public void ColumnSums(ArrayView<float> src, int rows, int cols, ArrayView<float> dst, float scale = 1f) =>
+        ColumnSums(rows, scale, new ColumnSumJob(src, cols, dst));
+
+    /// <summary>The most column sums <see cref="ColumnSums(int, float, ReadOnlySpan{ColumnSumJob})"/> takes in one launch.</summary>
+    public const int MaxColumnSumJobs = 4;
+
+    /// <summary>
+    /// Up to <see cref="MaxColumnSumJobs"/> column sums over the same <paramref name="rows"/>, in one
+    /// launch: each job's dst[col] = scale · Σ_row src[row, col], added in a fixed order. On a GPU
+    /// the rows are split into chunks so that every multiprocessor has groups, and the last group of
+    /// each column block adds the chunks (no second launch, no float atomic).
+    /// </summary>
+    public void ColumnSums(int rows, float scale, params ReadOnlySpan<ColumnSumJob> jobs)
     {
-        RequireSizes(rows, cols);
-        Require(src.Length, (long)rows * cols, nameof(src));
-        Require(dst.Length, cols, nameof(dst));
-        int rowsPerChunk = Math.Min(Schedule.ColumnSumRowsPerChunk, rows);
-        int chunks = CeilDiv(rows, rowsPerChunk);
-        if (chunks == 1)
+        if (jobs.Length is < 1 or > MaxColumnSumJobs)
+            throw new ArgumentOutOfRangeException(nameof(jobs), jobs.Length, $"one launch takes 1 to {MaxColumnSumJobs} column sums");
+        RequireSizes(rows);
+        var (src, dst) = (jobSources, jobDestinations);
+        Span<int> cols = stackalloc int[MaxColumnSumJobs];
+        for (int i = 0; i < MaxColumnSumJobs; i++)
         {
-            LaunchColumnSums(src, rows, cols, rows, 1, dst, scale);
+            // An absent job has no columns and reads and writes nothing; any view stands in for it.
+            var job = i < jobs.Length ? jobs[i] : new ColumnSumJob(noAux.View, 0, noAux.View);
+            RequireSizes(job.Cols);
+            Require(job.Source.Length, (long)rows * job.Cols, "src");
+            Require(job.Destination.Length, job.Cols, "dst");
+            (src[i], dst[i], cols[i]) = (job.Source, job.Destination, job.Cols);
+        }
+        var spec = new ColumnSumJobs(jobs.Length, cols[0], cols[1], cols[2], cols[3], scale);
+        int total = spec.TotalCols;
+        double flop = (double)rows * total;
+        if (Schedule.GroupedReductions && Shape.MaxGroupSize >= ColumnSumKernels.GroupSize)
+        {
+            int blocks = 0;
+            foreach (int c in cols) blocks += ColumnSumKernels.Blocks(c);
+            blocks = Math.Max(1, blocks);
+            // At least two groups per multiprocessor, and at least a row per lane.
+            int chunks = Math.Clamp(CeilDiv(2 * Shape.Multiprocessors, blocks), 1, Math.Max(1, CeilDiv(rows, ColumnSumKernels.Lanes)));
+            int rowsPerChunk = Math.Max(1, CeilDiv(rows, chunks));
+            chunks = Math.Max(1, CeilDiv(rows, rowsPerChunk));
+            var partials = columnPartials.Get(chunks * blocks * ColumnSumKernels.Columns);
+            var done = counters.Get(blocks);
+            if (Enqueues("column sums, last group adds", null, (long)blocks * chunks * ColumnSumKernels.GroupSize, ColumnSumKernels.GroupSize, flop,
+                    4.0 * ((double)rows * total + total), rows, total, jobs.Length))
+                columnSumsGrouped((new Index2D(blocks, chunks), new Index2D(ColumnSumKernels.GroupSize, 1)), src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
+                    partials, done, spec, rows, rowsPerChunk);
             return;
         }
-        var partial = columnPartials.Get(chunks * cols);
-        LaunchColumnSums(src, rows, cols, rowsPerChunk, chunks, partial, 1f);
-        LaunchColumnSums(partial, chunks, cols, chunks, 1, dst, scale);
-    }
-
-    void LaunchColumnSums(ArrayView<float> src, int rows, int cols, int rowsPerChunk, int chunks, ArrayView<float> dst, float scale)
-    {
-        int threads = Threads(chunks * cols);
-        if (Enqueues("column sums", null, threads, 0, (double)rows * cols, 4.0 * ((long)rows * cols + (long)chunks * cols), rows, cols))
-            columnSums(threads, src, rows, cols, rowsPerChunk, chunks, dst, scale, threads);
+        int threads = Threads(total);
+        if (Enqueues("column sums", null, threads, 0, flop, 4.0 * ((double)rows * total + total), rows, total, jobs.Length))
+            columnSumsStrided(threads, src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3], spec, rows, threads);
     }
 
     /// <summary>
@@ -276,21 +372,22 @@ public sealed class DeviceKernels : IDisposable
         Require(target.Length, (long)rows * cols, nameof(target));
         Require(dz.Length, (long)rows * cols, nameof(dz));
         Require(loss.Length, 1, nameof(loss));
+        if (rows == 0) return;
         float elements = (float)rows * cols;
         var rowSums = rowLoss.Get(rows);
-        double flop = 6.0 * rows * cols, bytes = 4.0 * (3L * rows * cols + rows);
-        if (Schedule.RowPerGroup)
+        var done = counters.Get(1);
+        double flop = 6.0 * rows * cols + rows, bytes = 4.0 * (3L * rows * cols + 1);
+        if (Schedule.GroupedReductions)
         {
-            if (Enqueues("mse + sigmoid backward, a group a row", null, (long)rows * RowGroupSize, RowGroupSize, flop, bytes, rows, cols))
-                mseRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, cols, 2f / elements);
+            if (Enqueues("mse + sigmoid backward + loss sum, a group a row", null, (long)rows * RowGroupSize, RowGroupSize, flop, bytes, rows, cols))
+                lossRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, done, loss, cols, 2f / elements, 1f / elements);
         }
         else
         {
             int threads = Threads(rows);
-            if (Enqueues("mse + sigmoid backward", null, threads, 0, flop, bytes, rows, cols))
-                mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
+            if (Enqueues("mse + sigmoid backward + loss sum", null, threads, 0, flop, bytes, rows, cols))
+                lossStrided(threads, y, target, dz, rowSums, done, loss, rows, cols, 2f / elements, 1f / elements, threads);
         }
-        ColumnSums(rowSums, rows, 1, loss, 1f / elements);
     }
 
     /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])² for two [rows, cols] matrices; nothing else is written.</summary>
@@ -341,12 +438,15 @@ public sealed class DeviceKernels : IDisposable
 
     bool Enqueues(string kernel, MatmulShape? product, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1)
     {
-        if (Recorder is not { } recorder) return true;
-        string dims = d2 >= 0 ? $"{d0}×{d1}×{d2}" : d1 >= 0 ? $"{d0}×{d1}" : $"{d0}";
-        recorder.Add(new KernelLaunch(product is { } p ? $"{kernel} ({p})" : kernel, dims, threads, groupSize, flop, bytes));
-        if (recorder.Execute && Shape != DeviceShape.Of(Accelerator))
-            throw new InvalidOperationException($"launches sized for {Shape.Name} cannot run on {Accelerator.Name}; record them without executing");
-        return recorder.Execute;
+        if (Recorder is { } recorder)
+        {
+            string dims = d2 >= 0 ? $"{d0}×{d1}×{d2}" : d1 >= 0 ? $"{d0}×{d1}" : $"{d0}";
+            recorder.Add(new KernelLaunch(product is { } p ? $"{kernel} ({p})" : kernel, dims, threads, groupSize, flop, bytes));
+            if (!recorder.Execute) return false;
+        }
+        if (Shape.MaxGroupSize > Accelerator.MaxNumThreadsPerGroup)
+            throw new InvalidOperationException($"launches sized for {Shape.Name} ({Shape.MaxGroupSize}-thread groups) cannot run on {Accelerator.Name}; record them without executing");
+        return true;
     }
 
     /// <summary>
@@ -371,7 +471,7 @@ public sealed class DeviceKernels : IDisposable
         Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Shape.MaxThreads));
 
     /// <summary>The largest power of two the accelerator allows in a group, up to the kernel's shared buffer.</summary>
-    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(ElementwiseKernels.MaxRowGroup, Shape.MaxGroupSize));
+    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(LossKernels.MaxGroup, Shape.MaxGroupSize));
 
     static int CeilDiv(int a, int b) => (a + b - 1) / b;
 
@@ -380,20 +480,22 @@ public sealed class DeviceKernels : IDisposable
         rowLoss.Dispose();
         columnPartials.Dispose();
         splitPartials.Dispose();
+        counters.Dispose();
         noAux.Dispose();
     }
 
-    /// <summary>A device buffer that grows to the largest size asked of it.</summary>
-    sealed class ScratchBuffer(Accelerator accelerator) : IDisposable
+    /// <summary>A device buffer that grows to the largest size asked of it, zeroed when it is allocated if <paramref name="zeroed"/>.</summary>
+    sealed class ScratchBuffer<T>(Accelerator accelerator, bool zeroed = false) : IDisposable where T : unmanaged
     {
-        MemoryBuffer1D<float, Stride1D.Dense>? buffer;
+        MemoryBuffer1D<T, Stride1D.Dense>? buffer;
 
-        public ArrayView<float> Get(int length)
+        public ArrayView<T> Get(int length)
         {
             if (buffer == null || buffer.Length < length)
             {
                 buffer?.Dispose();
-                buffer = accelerator.Allocate1D<float>(length);
+                buffer = accelerator.Allocate1D<T>(Math.Max(1, length));
+                if (zeroed) buffer.MemSetToZero();
             }
             return buffer.View.SubView(0, length);
         }
