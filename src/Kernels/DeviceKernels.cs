@@ -120,8 +120,6 @@ public sealed class DeviceKernels : IDisposable
     (MatmulVersion Version, bool BiasWritten) Product(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
         ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version, ArrayView<float>? bias)
     {
-        if (version == MatmulVersion.Skinny)
-            throw new ArgumentException("version 5 is chosen by the shape of a product, not asked for", nameof(version));
         var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
         if (chosen == MatmulVersion.Tiled && Shape.MaxGroupSize < MatmulTiled.GroupSize)
@@ -156,6 +154,8 @@ public sealed class DeviceKernels : IDisposable
         // After the operand checks, so a short view is refused the same way whichever version was asked for.
         if (chosen == MatmulVersion.Tf32 && tf32 == null)
             throw new InvalidOperationException("the TF32 product was asked of kernels loaded at fp32");
+        if (version == MatmulVersion.Skinny)
+            throw new ArgumentException("version 5 is chosen by the shape of a product, not asked for", nameof(version));
         switch (chosen)
         {
             case MatmulVersion.Naive:
