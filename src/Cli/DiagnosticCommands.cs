@@ -84,8 +84,9 @@ public static class DiagnosticCommands
         var optimize = new Option<int>("--ilgpu-optimization") { Description = "Tuning: ILGPU's optimisation level for the kernels, 0, 1 or 2.", DefaultValueFactory = _ => 1 };
         var peer = new Option<string?>("--peer") { Description = "Also time a peer library on the same products: cublas (cuBLAS SGEMM; CUDA only)." }
             .AcceptOnlyFromAmong("cublas");
+        var launches = new Option<bool>("--launches") { Description = "Time nothing: list every launch of one step as sized for an H200 (GPU schedule), with its floor, as Markdown. Needs no GPU." };
         var precision = CommonOptions.Precision();
-        var command = new Command("bench", "Time training steps on the full-size problem, and each of their four phases.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer, precision };
+        var command = new Command("bench", "Time training steps on the full-size problem, and each of their four phases.") { accelerator, steps, batch, json, epoch, groups, version, optimize, peer, precision, launches };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
             if (parse.GetValue(steps) < 1) throw new UsageException("--steps: must be at least 1");
@@ -98,6 +99,14 @@ public static class DiagnosticCommands
                 var o => throw new UsageException($"--ilgpu-optimization: {o} is not 0, 1 or 2"),
             };
             var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
+            if (parse.GetValue(launches))
+            {
+                // The launches are recorded, not run: the CPU accelerator holds the buffers whatever the machine.
+                using var cpuContext = Accelerators.CreateContext();
+                using var cpu = Accelerators.Create(cpuContext, AcceleratorKind.Cpu);
+                Console.Write(LaunchFloor.Describe(cpu, Schedule.Gpu, DeviceShape.H200, parse.GetValue(batch)).ToMarkdown());
+                return ExitCodes.Ok;
+            }
             using var context = Accelerators.CreateContext(optimization: level);
             using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
             if (parse.GetValue(peer) == "cublas" && acc.AcceleratorType != AcceleratorType.Cuda)

@@ -51,15 +51,20 @@ public static class SelfTest
         // At tf32 also the skinny bottleneck products (784→392→z→392 with z = 8): into the code and out of it.
         var sizes = kernels.Precision == Precision.Tf32
             ? new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden), (2048, 8, Architecture.Hidden), (2048, Architecture.Hidden, 8), (33, 5, 19) }
-            : new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden) };
+            : new[] { (37, 28, 44), (2048, Architecture.Pixels, Architecture.Hidden), (2048, 8, Architecture.Hidden), (2048, Architecture.Hidden, 8) };
         foreach (var size in sizes)
             foreach (var shape in Enum.GetValues<MatmulShape>())
             {
                 yield return Matmul(kernels, shape, size, null, rng);
                 if (size.Item1 < 100 && kernels.Precision == Precision.Fp32) yield return Matmul(kernels, shape, size, MatmulVersion.Naive, rng);
             }
-        yield return ColumnSums(kernels, 2048, Architecture.Pixels, rng);
-        yield return ColumnSums(kernels, 33, 7, rng);
+        yield return ColumnSums(kernels, 2048, [Architecture.Pixels], rng);
+        yield return ColumnSums(kernels, 33, [7], rng);
+        // The bias gradients of a step in one launch.
+        yield return ColumnSums(kernels, 2048, [Architecture.Hidden, 8, Architecture.Hidden, Architecture.Pixels], rng);
+        // The weight gradients at the bottleneck, with their bias gradients (in the same launch where the schedule does that).
+        yield return WeightAndBias(kernels, 2048, 8, Architecture.Hidden, rng);
+        yield return WeightAndBias(kernels, 2048, Architecture.Hidden, 8, rng);
         yield return Mse(kernels, 2048, Architecture.Pixels, rng);
         yield return Adam(kernels, 622_504, rng);
         yield return Gather(kernels, 2048, Architecture.Pixels, rng);
@@ -112,14 +117,40 @@ public static class SelfTest
         return (Math.Pow(2, -10) + (depth + 8) * Math.Pow(2, -24)) * magnitudes.Max();
     }
 
-    static SelfTestRow ColumnSums(DeviceKernels k, int rows, int cols, Random rng)
+    /// <summary>Column sums of one or more [rows, cols] sources over the same rows, in one launch.</summary>
+    static SelfTestRow ColumnSums(DeviceKernels k, int rows, int[] cols, Random rng)
     {
-        var src = Validation.RandomFloats(rng, rows * cols);
-        using var d = k.Transfers.Allocate(src);
-        using var sums = Validation.Poisoned(k.Accelerator, cols);
-        k.ColumnSums(d.View, rows, cols, sums.View);
-        return Row("column sums", k, $"{rows}x{cols}",
-            Validation.Compare(k.Transfers.Download(sums), ElementwiseReference.ColumnSums(src, rows, cols), 1e-6 * (rows + 8), 1e-5));
+        var sources = cols.Select(c => Validation.RandomFloats(rng, rows * c)).ToArray();
+        var src = sources.Select(s => k.Transfers.Allocate(s)).ToArray();
+        var sums = cols.Select(c => Validation.Poisoned(k.Accelerator, c)).ToArray();
+        try
+        {
+            k.ColumnSums(rows, 1f, cols.Select((c, i) => new ColumnSumJob(src[i].View, c, sums[i].View)).ToArray());
+            var result = Enumerable.Range(0, cols.Length)
+                .Select(i => Validation.Compare(k.Transfers.Download(sums[i]), ElementwiseReference.ColumnSums(sources[i], rows, cols[i]), 1e-6 * (rows + 8), 1e-5))
+                .Aggregate(Worst);
+            return Row(cols.Length == 1 ? "column sums" : $"column sums, {cols.Length} in one launch", k, $"{rows}x{string.Join("+", cols)}", result);
+        }
+        finally
+        {
+            foreach (var b in src.Concat(sums)) b.Dispose();
+        }
+    }
+
+    /// <summary>dW = dYᵀ·X and db = Σ dY as a training step makes them: together where the schedule fuses them, else db after.</summary>
+    static SelfTestRow WeightAndBias(DeviceKernels k, int m, int n, int kk, Random rng)
+    {
+        float[] dy = Validation.RandomFloats(rng, m * n), x = Validation.RandomFloats(rng, m * kk);
+        using var ddy = k.Transfers.Allocate(dy);
+        using var dx = k.Transfers.Allocate(x);
+        using var dw = Validation.Poisoned(k.Accelerator, n * kk);
+        using var db = Validation.Poisoned(k.Accelerator, n);
+        bool fused = k.LinearBackwardWeightAndBias(ddy.View, dx.View, dw.View, db.View, m, n, kk);
+        if (!fused) k.ColumnSums(ddy.View, m, n, db.View);
+        double atol = k.Precision == Precision.Tf32 && !fused ? Tf32Tolerance(MatmulShape.BackwardWeight, dy, x, m, n, kk, m) : 1e-6 * (m + 8);
+        return Row(fused ? "weight + bias gradient, one launch" : "weight gradient, then bias", k, $"{m}x{n}x{kk}",
+            Worst(Validation.Compare(k.Transfers.Download(dw), MatmulReference.BackwardWeight(dy, x, m, n, kk), atol, 1e-4),
+                Validation.Compare(k.Transfers.Download(db), ElementwiseReference.ColumnSums(dy, m, n), 1e-6 * (m + 8), 1e-5)));
     }
 
     static SelfTestRow Mse(DeviceKernels k, int rows, int cols, Random rng)

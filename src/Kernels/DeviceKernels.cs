@@ -14,19 +14,27 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue> blockedForward, blockedBackwardInput;
     readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int> blockedBackwardWeight;
     readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int> gatherBatch;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int> mseSigmoidBackward;
-    readonly Action<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int> columnSums;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int> lossStrided;
+    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int> columnSumsStrided;
     readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> mseRowPerGroup;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> skinnyNarrow;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int> skinnyWeight;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float> lossRowPerGroup;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int> columnSumsGrouped;
     // Loaded only at Precision.Tf32, which the constructor allows only where TF32 runs (inline PTX, CUDA 8.0+).
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>? tf32;
 
     // Scratch space grows to the largest request and is then reused, so a training loop allocates
     // nothing after its first step.
-    readonly ScratchBuffer rowLoss, columnPartials, splitPartials;
+    readonly ScratchBuffer<float> rowLoss, columnPartials, splitPartials;
+    // The counters of kernels whose last group to finish completes a reduction: zeroed once, and
+    // left zeroed by every launch that uses them.
+    readonly ScratchBuffer<int> counters;
+    // The views of a batch of column sums, reused so that a step allocates nothing on the host either.
+    readonly ArrayView<float>[] jobSources = new ArrayView<float>[MaxColumnSumJobs], jobDestinations = new ArrayView<float>[MaxColumnSumJobs];
     // Kernels take an aux view even when their epilogue ignores it; this stands in for "none".
     readonly MemoryBuffer1D<float, Stride1D.Dense> noAux;
 
@@ -36,6 +44,15 @@ public sealed class DeviceKernels : IDisposable
     public Precision Precision { get; }
     /// <summary>Every host↔device copy made on this accelerator by code that uses these kernels, counted.</summary>
     public HostTransfers Transfers { get; }
+    /// <summary>
+    /// What grids and split counts are sized for: the accelerator's own shape unless another is
+    /// given. Another shape describes a device's launches through a <see cref="Recorder"/> that does
+    /// not execute, or (in tests) reaches a bigger device's split paths; launches whose groups this
+    /// accelerator cannot hold are refused.
+    /// </summary>
+    public DeviceShape Shape { get; init; }
+    /// <summary>When set, every launch is recorded; one that does not execute makes the launchers only record.</summary>
+    public LaunchRecorder? Recorder { get; set; }
 
     /// <exception cref="AcceleratorUnavailableException">The accelerator cannot run <paramref name="precision"/>; never a silent fallback.</exception>
     public DeviceKernels(Accelerator accelerator, Schedule? schedule = null, Precision precision = Precision.Fp32)
@@ -45,22 +62,27 @@ public sealed class DeviceKernels : IDisposable
         Schedule = schedule ?? Schedule.For(accelerator);
         Precision = precision;
         Transfers = new HostTransfers(accelerator);
+        Shape = DeviceShape.Of(accelerator);
         naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
         blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
         blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
         blockedBackwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int>(MatmulBlocked.BackwardWeight);
         gatherBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int>(ElementwiseKernels.GatherBatch);
-        mseSigmoidBackward = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>(ElementwiseKernels.MseSigmoidBackward);
-        columnSums = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, int, ArrayView<float>, float, int>(ElementwiseKernels.ColumnSums);
+        lossStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int>(LossKernels.Strided);
+        columnSumsStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int>(ColumnSumKernels.Strided);
         sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
         rowSquaredErrors = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
         tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
-        mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
+        skinnyNarrow = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulSkinny.NarrowOutput);
+        skinnyWeight = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int>(MatmulSkinny.WeightGradient);
+        lossRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float>(LossKernels.RowPerGroup);
+        columnSumsGrouped = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int>(ColumnSumKernels.Grouped);
         if (precision == Precision.Tf32)
             tf32 = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel);
-        rowLoss = new ScratchBuffer(accelerator);
-        columnPartials = new ScratchBuffer(accelerator);
-        splitPartials = new ScratchBuffer(accelerator);
+        rowLoss = new ScratchBuffer<float>(accelerator);
+        columnPartials = new ScratchBuffer<float>(accelerator);
+        splitPartials = new ScratchBuffer<float>(accelerator);
+        counters = new ScratchBuffer<int>(accelerator, zeroed: true);
         noAux = accelerator.Allocate1D<float>(1);
     }
 
@@ -79,17 +101,39 @@ public sealed class DeviceKernels : IDisposable
     public MatmulVersion LinearBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, int m, int n, int k) =>
         Matmul(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None);
 
+    /// <summary>
+    /// dW[N,K] = dY[M,N]ᵀ·X[M,K], and db[N] = Σ_rows dY in the same launch where the product's
+    /// kernel does both (the GPU schedule's version 5, at the bottleneck). Returns whether db was
+    /// written; when it was not, the caller sums it (<see cref="ColumnSums(int, float, ReadOnlySpan{ColumnSumJob})"/>).
+    /// </summary>
+    public bool LinearBackwardWeightAndBias(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, ArrayView<float> db, int m, int n, int k)
+    {
+        Require(db.Length, n, nameof(db));
+        return Product(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None, null, db).BiasWritten;
+    }
+
     /// <summary>Runs one matrix product with the fastest version this schedule and these operands allow, and says which ran.</summary>
     public MatmulVersion Matmul(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null)
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null) =>
+        Product(shape, a, b, c, aux, m, n, k, epilogue, version, null).Version;
+
+    (MatmulVersion Version, bool BiasWritten) Product(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version, ArrayView<float>? bias)
     {
         var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
-        if (chosen == MatmulVersion.Tiled && Accelerator.MaxNumThreadsPerGroup < MatmulTiled.GroupSize)
+        if (chosen == MatmulVersion.Tiled && Shape.MaxGroupSize < MatmulTiled.GroupSize)
             chosen = MatmulVersion.Blocked;
         if (chosen == MatmulVersion.Blocked && !BlockedOperandsFit(shape, a, b, n, k))
             chosen = MatmulVersion.Naive;
         var s = StridedProduct.For(shape, m, n, k);
+        // A side of at most 8 would leave most of a 64×64 tile idle: a product that shallow is one
+        // output per thread's shape, one that narrow version 5's.
+        if (version == null && chosen == MatmulVersion.Tiled && s.Rows > 0 && s.Cols > 0)
+            chosen = shape == MatmulShape.BackwardWeight
+                ? Math.Min(s.Rows, s.Cols) <= MatmulSkinny.MaxCols ? MatmulVersion.Skinny : chosen
+                : s.Depth <= MatmulSkinny.MaxCols ? MatmulVersion.Naive
+                : s.Cols <= MatmulSkinny.MaxCols && s.AsP == 1 ? MatmulVersion.Skinny : chosen;
         // Operand sizes by shape: Forward X[m,k]·W[n,k]ᵀ, BackwardInput dY[m,n]·W[n,k], BackwardWeight dY[m,n]ᵀ·X[m,k].
         var (aLength, bLength) = shape switch
         {
@@ -110,25 +154,58 @@ public sealed class DeviceKernels : IDisposable
         // After the operand checks, so a short view is refused the same way whichever version was asked for.
         if (chosen == MatmulVersion.Tf32 && tf32 == null)
             throw new InvalidOperationException("the TF32 product was asked of kernels loaded at fp32");
+        if (version == MatmulVersion.Skinny)
+            throw new ArgumentException("version 5 is chosen by the shape of a product, not asked for", nameof(version));
         switch (chosen)
         {
             case MatmulVersion.Naive:
-                naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
+                if (Enqueues("matmul v1 naive", shape, (long)s.Cols * s.Rows, 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
+                    naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
                 break;
             case MatmulVersion.Tf32:
-                LaunchTf32(s, a, b, c, aux, epilogue);
+                LaunchTf32(shape, s, a, b, c, aux, epilogue);
                 break;
             case MatmulVersion.Tiled:
-                LaunchTiled(s, a, b, c, aux, epilogue);
+                LaunchTiled(shape, s, a, b, c, aux, epilogue);
+                break;
+            case MatmulVersion.Skinny when shape == MatmulShape.BackwardWeight:
+                LaunchSkinnyWeightGradient(s, a, b, c, bias);
+                return (chosen, bias.HasValue);
+            case MatmulVersion.Skinny:
+                if (Enqueues("matmul v5 narrow output", shape, (long)CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup) * MatmulSkinny.GroupSize, MatmulSkinny.GroupSize,
+                        ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
+                    skinnyNarrow((CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup), MatmulSkinny.GroupSize), a, b, c, aux, s, epilogue);
                 break;
             default:
-                LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
+                if (Enqueues("matmul v2 blocked", shape, BlockedThreads(shape, m, n, k), 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
+                    LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
                 break;
         }
-        return chosen;
+        return (chosen, false);
     }
 
-    void LaunchTiled(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    /// <summary>
+    /// Version 5's weight gradient (with the bias gradient when <paramref name="bias"/> is given) in
+    /// one launch, the batch split into chunks so that every multiprocessor has groups.
+    /// </summary>
+    void LaunchSkinnyWeightGradient(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> dw, ArrayView<float>? bias)
+    {
+        int withBias = bias.HasValue ? 1 : 0;
+        int outputs = s.Rows * (s.Cols + withBias), blocks = CeilDiv(outputs, MatmulSkinny.GroupSize);
+        // Two groups per multiprocessor at least, and chunks of about 64 so that no thread's sum is a long chain of loads.
+        int chunks = Math.Clamp(Math.Max(CeilDiv(2 * Shape.Multiprocessors, blocks), CeilDiv(s.Depth, 64)), 1, Math.Max(1, CeilDiv(s.Depth, 32)));
+        int depthPerChunk = Math.Max(1, CeilDiv(s.Depth, chunks));
+        chunks = Math.Max(1, CeilDiv(s.Depth, depthPerChunk));
+        var partials = splitPartials.Get(chunks * blocks * MatmulSkinny.GroupSize);
+        var done = counters.Get(blocks);
+        double flop = ProductFlop(s) + (double)withBias * s.Rows * s.Depth;
+        double bytes = 4.0 * ((long)s.Rows * s.Depth + (long)s.Depth * s.Cols + outputs);
+        if (Enqueues(bias.HasValue ? "matmul v5 weight + bias gradient" : "matmul v5 weight gradient", MatmulShape.BackwardWeight,
+                (long)blocks * chunks * MatmulSkinny.GroupSize, MatmulSkinny.GroupSize, flop, bytes, s.Rows, s.Cols, s.Depth))
+            skinnyWeight((new Index2D(blocks, chunks), new Index2D(MatmulSkinny.GroupSize, 1)), a, b, dw, bias ?? noAux.View, partials, done, s, withBias, depthPerChunk);
+    }
+
+    void LaunchTiled(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
         int tiles = CeilDiv(s.Rows, MatmulTiled.Tile) * CeilDiv(s.Cols, MatmulTiled.Tile);
         int splits = SplitCount(tiles, s.Depth);
@@ -136,18 +213,18 @@ public sealed class DeviceKernels : IDisposable
         splits = CeilDiv(s.Depth, depthPerSplit);
         var grid = new Index3D(CeilDiv(s.Cols, MatmulTiled.Tile), CeilDiv(s.Rows, MatmulTiled.Tile), splits);
         var group = new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1);
+        bool run = Enqueues("matmul v3 tiled", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
         if (splits == 1)
         {
-            tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            if (run) tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
-        int threads = Threads(s.Rows * s.Cols);
-        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
+        if (run) tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
     }
 
-    void LaunchTf32(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    void LaunchTf32(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
         int tiles = CeilDiv(s.Rows, MatmulTf32.TileRows) * CeilDiv(s.Cols, MatmulTf32.TileCols);
         int splits = SplitCount(tiles, s.Depth);
@@ -155,15 +232,24 @@ public sealed class DeviceKernels : IDisposable
         splits = CeilDiv(s.Depth, depthPerSplit);
         var grid = new Index3D(CeilDiv(s.Cols, MatmulTf32.TileCols), CeilDiv(s.Rows, MatmulTf32.TileRows), splits);
         var group = new Index3D(MatmulTf32.GroupSize, 1, 1);
+        bool run = Enqueues("matmul v4 tf32", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
         if (splits == 1)
         {
-            tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            if (run) tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        if (run) tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
+    }
+
+    /// <summary>The second pass of a split product: the slabs added in order, then the epilogue.</summary>
+    void SumSlabs(MatmulShape shape, ArrayView<float> slabs, int splits, StridedProduct s, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    {
         int threads = Threads(s.Rows * s.Cols);
-        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
+        long outputs = (long)s.Rows * s.Cols;
+        if (Enqueues("split-K slab sum", shape, threads, 0, (double)(splits - 1) * outputs, 4.0 * ((splits + 1) * outputs + AuxLength(s, epilogue)), s.Rows, s.Cols, splits))
+            sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }
 
     /// <summary>
@@ -172,7 +258,7 @@ public sealed class DeviceKernels : IDisposable
     /// shorter than 128, where the extra pass over the slabs would cost more than it gains.
     /// </summary>
     int SplitCount(int tiles, int depth) =>
-        Math.Clamp(CeilDiv(Schedule.GroupsPerMultiprocessor * Math.Max(1, Accelerator.NumMultiprocessors), tiles),
+        Math.Clamp(CeilDiv(Schedule.GroupsPerMultiprocessor * Shape.Multiprocessors, tiles),
             1, Math.Max(1, depth / 128));
 
     void LaunchBlocked(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
@@ -194,34 +280,84 @@ public sealed class DeviceKernels : IDisposable
         }
     }
 
+    static long BlockedThreads(MatmulShape shape, int m, int n, int k) => shape switch
+    {
+        MatmulShape.Forward => (long)CeilDiv(n, 4) * CeilDiv(m, 4),
+        MatmulShape.BackwardInput => (long)(k / 4) * CeilDiv(m, 4),
+        _ => (long)(k / 4) * (n / 4),
+    };
+
+    static double ProductFlop(StridedProduct s) => 2.0 * s.Rows * s.Cols * s.Depth;
+
+    static long AuxLength(StridedProduct s, Epilogue epilogue) => epilogue.Kind switch
+    {
+        (int)EpilogueKind.BiasActivation => s.Cols,
+        (int)EpilogueKind.ReluMask => (long)s.Rows * s.Cols,
+        _ => 0,
+    };
+
+    /// <summary>Both operands read once, the output (or <paramref name="slabs"/> split slabs of it) written once, and the epilogue's operand.</summary>
+    static double ProductBytes(StridedProduct s, Epilogue epilogue, int slabs) =>
+        4.0 * ((long)s.Rows * s.Depth + (long)s.Depth * s.Cols + (long)slabs * s.Rows * s.Cols + (slabs == 1 ? AuxLength(s, epilogue) : 0));
+
     /// <summary>Whether every row read as Float4 has a length that is a multiple of 4 and starts 16-byte aligned.</summary>
     static bool BlockedOperandsFit(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, int n, int k) =>
         Aligned(a) && Aligned(b) && k % 4 == 0 && (shape == MatmulShape.Forward || n % 4 == 0);
 
     static bool Aligned(ArrayView<float> view) => ((IContiguousArrayView)view).Index % 4 == 0;
 
-    /// <summary>dst[col] = scale · Σ_row src[row, col], in a fixed order (two stages on a GPU).</summary>
-    public void ColumnSums(ArrayView<float> src, int rows, int cols, ArrayView<float> dst, float scale = 1f)
+    /// <summary>dst[col] = scale · Σ_row src[row, col], in a fixed order, in one launch.</summary>
+    public void ColumnSums(ArrayView<float> src, int rows, int cols, ArrayView<float> dst, float scale = 1f) =>
+        ColumnSums(rows, scale, new ColumnSumJob(src, cols, dst));
+
+    /// <summary>The most column sums <see cref="ColumnSums(int, float, ReadOnlySpan{ColumnSumJob})"/> takes in one launch.</summary>
+    public const int MaxColumnSumJobs = 4;
+
+    /// <summary>
+    /// Up to <see cref="MaxColumnSumJobs"/> column sums over the same <paramref name="rows"/>, in one
+    /// launch: each job's dst[col] = scale · Σ_row src[row, col], added in a fixed order. On a GPU
+    /// the rows are split into chunks so that every multiprocessor has groups, and the last group of
+    /// each column block adds the chunks (no second launch, no float atomic).
+    /// </summary>
+    public void ColumnSums(int rows, float scale, params ReadOnlySpan<ColumnSumJob> jobs)
     {
-        RequireSizes(rows, cols);
-        Require(src.Length, (long)rows * cols, nameof(src));
-        Require(dst.Length, cols, nameof(dst));
-        int rowsPerChunk = Math.Min(Schedule.ColumnSumRowsPerChunk, rows);
-        int chunks = CeilDiv(rows, rowsPerChunk);
-        if (chunks == 1)
+        if (jobs.Length is < 1 or > MaxColumnSumJobs)
+            throw new ArgumentOutOfRangeException(nameof(jobs), jobs.Length, $"one launch takes 1 to {MaxColumnSumJobs} column sums");
+        RequireSizes(rows);
+        var (src, dst) = (jobSources, jobDestinations);
+        Span<int> cols = stackalloc int[MaxColumnSumJobs];
+        for (int i = 0; i < MaxColumnSumJobs; i++)
         {
-            LaunchColumnSums(src, rows, cols, rows, 1, dst, scale);
+            // An absent job has no columns and reads and writes nothing; any view stands in for it.
+            var job = i < jobs.Length ? jobs[i] : new ColumnSumJob(noAux.View, 0, noAux.View);
+            RequireSizes(job.Cols);
+            Require(job.Source.Length, (long)rows * job.Cols, "src");
+            Require(job.Destination.Length, job.Cols, "dst");
+            (src[i], dst[i], cols[i]) = (job.Source, job.Destination, job.Cols);
+        }
+        var spec = new ColumnSumJobs(jobs.Length, cols[0], cols[1], cols[2], cols[3], scale);
+        int total = spec.TotalCols;
+        double flop = (double)rows * total;
+        if (Schedule.GroupedReductions && Shape.MaxGroupSize >= ColumnSumKernels.GroupSize)
+        {
+            int blocks = 0;
+            foreach (int c in cols) blocks += ColumnSumKernels.Blocks(c);
+            blocks = Math.Max(1, blocks);
+            // At least two groups per multiprocessor, and at least a row per lane.
+            int chunks = Math.Clamp(CeilDiv(2 * Shape.Multiprocessors, blocks), 1, Math.Max(1, CeilDiv(rows, ColumnSumKernels.Lanes)));
+            int rowsPerChunk = Math.Max(1, CeilDiv(rows, chunks));
+            chunks = Math.Max(1, CeilDiv(rows, rowsPerChunk));
+            var partials = columnPartials.Get(chunks * blocks * ColumnSumKernels.Columns);
+            var done = counters.Get(blocks);
+            if (Enqueues("column sums, last group adds", null, (long)blocks * chunks * ColumnSumKernels.GroupSize, ColumnSumKernels.GroupSize, flop,
+                    4.0 * ((double)rows * total + total), rows, total, jobs.Length))
+                columnSumsGrouped((new Index2D(blocks, chunks), new Index2D(ColumnSumKernels.GroupSize, 1)), src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
+                    partials, done, spec, rows, rowsPerChunk);
             return;
         }
-        var partial = columnPartials.Get(chunks * cols);
-        LaunchColumnSums(src, rows, cols, rowsPerChunk, chunks, partial, 1f);
-        LaunchColumnSums(partial, chunks, cols, chunks, 1, dst, scale);
-    }
-
-    void LaunchColumnSums(ArrayView<float> src, int rows, int cols, int rowsPerChunk, int chunks, ArrayView<float> dst, float scale)
-    {
-        int threads = Threads(chunks * cols);
-        columnSums(threads, src, rows, cols, rowsPerChunk, chunks, dst, scale, threads);
+        int threads = Threads(total);
+        if (Enqueues("column sums", null, threads, 0, flop, 4.0 * ((double)rows * total + total), rows, total, jobs.Length))
+            columnSumsStrided(threads, src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3], spec, rows, threads);
     }
 
     /// <summary>
@@ -236,18 +372,22 @@ public sealed class DeviceKernels : IDisposable
         Require(target.Length, (long)rows * cols, nameof(target));
         Require(dz.Length, (long)rows * cols, nameof(dz));
         Require(loss.Length, 1, nameof(loss));
+        if (rows == 0) return;
         float elements = (float)rows * cols;
         var rowSums = rowLoss.Get(rows);
-        if (Schedule.RowPerGroup)
+        var done = counters.Get(1);
+        double flop = 6.0 * rows * cols + rows, bytes = 4.0 * (3L * rows * cols + 1);
+        if (Schedule.GroupedReductions)
         {
-            mseRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, cols, 2f / elements);
+            if (Enqueues("mse + sigmoid backward + loss sum, a group a row", null, (long)rows * RowGroupSize, RowGroupSize, flop, bytes, rows, cols))
+                lossRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, done, loss, cols, 2f / elements, 1f / elements);
         }
         else
         {
             int threads = Threads(rows);
-            mseSigmoidBackward(threads, y, target, dz, rowSums, rows, cols, 2f / elements, threads);
+            if (Enqueues("mse + sigmoid backward + loss sum", null, threads, 0, flop, bytes, rows, cols))
+                lossStrided(threads, y, target, dz, rowSums, done, loss, rows, cols, 2f / elements, 1f / elements, threads);
         }
-        ColumnSums(rowSums, rows, 1, loss, 1f / elements);
     }
 
     /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])² for two [rows, cols] matrices; nothing else is written.</summary>
@@ -258,7 +398,8 @@ public sealed class DeviceKernels : IDisposable
         Require(b.Length, (long)rows * cols, nameof(b));
         Require(rowSums.Length, rows, nameof(rowSums));
         int threads = Threads(rows);
-        rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
+        if (Enqueues("row squared errors", null, threads, 0, 3.0 * rows * cols, 4.0 * (2L * rows * cols + rows), rows, cols))
+            rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
     }
 
     /// <summary>x[r, :] = images[permutation[first + r], :] / 255 for r &lt; rows.</summary>
@@ -270,7 +411,31 @@ public sealed class DeviceKernels : IDisposable
         Require(images.Length, permutation.Length * pixels, nameof(images));
         Require(x.Length, (long)rows * pixels, nameof(x));
         int threads = Threads(rows * pixels);
-        gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+        if (Enqueues("batch gather", null, threads, 0, (double)rows * pixels, 5.0 * rows * pixels + 4.0 * rows, rows, pixels))
+            gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+    }
+
+    /// <summary>Adam's arithmetic per parameter, and its bytes: four tensors read, three written.</summary>
+    public const double AdamFlop = 12, AdamBytes = 28;
+
+    /// <summary>
+    /// Records a launch made outside these kernels (Adam's step table loads its own) and says
+    /// whether it should run: false while a recorder that does not execute is attached.
+    /// </summary>
+    public bool Enqueues(string kernel, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1) =>
+        Enqueues(kernel, null, threads, groupSize, flop, bytes, d0, d1, d2);
+
+    bool Enqueues(string kernel, MatmulShape? product, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1)
+    {
+        if (Recorder is { } recorder)
+        {
+            string dims = d2 >= 0 ? $"{d0}×{d1}×{d2}" : d1 >= 0 ? $"{d0}×{d1}" : $"{d0}";
+            recorder.Add(new KernelLaunch(product is { } p ? $"{kernel} ({p})" : kernel, dims, threads, groupSize, flop, bytes));
+            if (!recorder.Execute) return false;
+        }
+        if (Shape.MaxGroupSize > Accelerator.MaxNumThreadsPerGroup)
+            throw new InvalidOperationException($"launches sized for {Shape.Name} ({Shape.MaxGroupSize}-thread groups) cannot run on {Accelerator.Name}; record them without executing");
+        return true;
     }
 
     /// <summary>
@@ -292,10 +457,10 @@ public sealed class DeviceKernels : IDisposable
 
     /// <summary>The launch extent of a grid-stride kernel over <paramref name="items"/> items.</summary>
     int Threads(int items) =>
-        Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Accelerator.MaxNumThreads));
+        Math.Max(1, Schedule.OneThreadPerItem ? items : Math.Min(items, Shape.MaxThreads));
 
     /// <summary>The largest power of two the accelerator allows in a group, up to the kernel's shared buffer.</summary>
-    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(ElementwiseKernels.MaxRowGroup, Accelerator.MaxNumThreadsPerGroup));
+    int RowGroupSize => 1 << (int)Math.Log2(Math.Min(LossKernels.MaxGroup, Shape.MaxGroupSize));
 
     static int CeilDiv(int a, int b) => (a + b - 1) / b;
 
@@ -304,20 +469,22 @@ public sealed class DeviceKernels : IDisposable
         rowLoss.Dispose();
         columnPartials.Dispose();
         splitPartials.Dispose();
+        counters.Dispose();
         noAux.Dispose();
     }
 
-    /// <summary>A device buffer that grows to the largest size asked of it.</summary>
-    sealed class ScratchBuffer(Accelerator accelerator) : IDisposable
+    /// <summary>A device buffer that grows to the largest size asked of it, zeroed when it is allocated if <paramref name="zeroed"/>.</summary>
+    sealed class ScratchBuffer<T>(Accelerator accelerator, bool zeroed = false) : IDisposable where T : unmanaged
     {
-        MemoryBuffer1D<float, Stride1D.Dense>? buffer;
+        MemoryBuffer1D<T, Stride1D.Dense>? buffer;
 
-        public ArrayView<float> Get(int length)
+        public ArrayView<T> Get(int length)
         {
             if (buffer == null || buffer.Length < length)
             {
                 buffer?.Dispose();
-                buffer = accelerator.Allocate1D<float>(length);
+                buffer = accelerator.Allocate1D<T>(Math.Max(1, length));
+                if (zeroed) buffer.MemSetToZero();
             }
             return buffer.View.SubView(0, length);
         }

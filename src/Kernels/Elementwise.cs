@@ -22,58 +22,7 @@ public static class ElementwiseKernels
         }
     }
 
-    /// <summary>
-    /// For each row of the batch: the squared error against the target, summed into rowLoss, and
-    /// the gradient of mean((y − t)²) taken back through the Sigmoid, written into dz.
-    /// </summary>
-    public static void MseSigmoidBackward(Index1D index, ArrayView<float> y, ArrayView<float> target,
-        ArrayView<float> dz, ArrayView<float> rowLoss, int rows, int cols, float gradScale, int stride)
-    {
-        for (int r = index; r < rows; r += stride)
-        {
-            float sum = 0f;
-            for (int c = r * cols; c < (r + 1) * cols; c++)
-            {
-                float yc = y[c], diff = yc - target[c];
-                sum += diff * diff;
-                dz[c] = gradScale * diff * yc * (1f - yc);
-            }
-            rowLoss[r] = sum;
-        }
-    }
-
-    /// <summary>The largest group <see cref="MseSigmoidBackwardRowPerGroup"/> may be launched with.</summary>
-    public const int MaxRowGroup = 256;
-
-    /// <summary>
-    /// The GPU schedule of <see cref="MseSigmoidBackward"/>: one group per row, its threads striding
-    /// across the row (coalesced), then a tree reduction in shared memory. The tree has a fixed
-    /// shape for a given group size, so the row sum is deterministic. The group size must be a
-    /// power of two no larger than <see cref="MaxRowGroup"/>.
-    /// </summary>
-    public static void MseSigmoidBackwardRowPerGroup(ArrayView<float> y, ArrayView<float> target,
-        ArrayView<float> dz, ArrayView<float> rowLoss, int cols, float gradScale)
-    {
-        var partial = SharedMemory.Allocate<float>(MaxRowGroup);
-        int row = Grid.IdxX, tid = Group.IdxX, threads = Group.DimX;
-        float sum = 0f;
-        for (int c = row * cols + tid; c < (row + 1) * cols; c += threads)
-        {
-            float yc = y[c], diff = yc - target[c];
-            sum += diff * diff;
-            dz[c] = gradScale * diff * yc * (1f - yc);
-        }
-        partial[tid] = sum;
-        Group.Barrier();
-        for (int half = threads / 2; half > 0; half /= 2)
-        {
-            if (tid < half) partial[tid] += partial[tid + half];
-            Group.Barrier();
-        }
-        if (tid == 0) rowLoss[row] = partial[0];
-    }
-
-    /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])², summed in column order: the forward half of <see cref="MseSigmoidBackward"/>.</summary>
+    /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])², summed in column order: the loss of <see cref="LossKernels"/> without its gradient.</summary>
     public static void RowSquaredErrors(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> rowSums,
         int rows, int cols, int stride)
     {
@@ -86,24 +35,6 @@ public static class ElementwiseKernels
                 sum += diff * diff;
             }
             rowSums[r] = sum;
-        }
-    }
-
-    /// <summary>
-    /// dst[chunk, col] = scale · Σ src[row, col] over the rows of that chunk. With one chunk this is
-    /// a column sum; with many, it is the first stage of a two-stage one, so a GPU gets enough threads
-    /// without resorting to atomics.
-    /// </summary>
-    public static void ColumnSums(Index1D index, ArrayView<float> src, int rows, int cols, int rowsPerChunk,
-        int chunks, ArrayView<float> dst, float scale, int stride)
-    {
-        for (int t = index; t < chunks * cols; t += stride)
-        {
-            int chunk = t / cols, col = t - chunk * cols;
-            int end = Math.Min(rows, (chunk + 1) * rowsPerChunk);
-            float sum = 0f;
-            for (int r = chunk * rowsPerChunk; r < end; r++) sum += src[r * cols + col];
-            dst[t] = scale * sum;
         }
     }
 

@@ -42,12 +42,15 @@ public static class KernelCatalog
         new(typeof(MatmulTiled), nameof(MatmulTiled.Kernel), KernelGrouping.Explicit, MatmulTiled.GroupSize, true),
         // Loaded only at Precision.Tf32.
         new(typeof(MatmulTf32), nameof(MatmulTf32.Kernel), KernelGrouping.Explicit, MatmulTf32.GroupSize, true),
+        new(typeof(MatmulSkinny), nameof(MatmulSkinny.NarrowOutput), KernelGrouping.Explicit, MatmulSkinny.GroupSize, true),
+        new(typeof(MatmulSkinny), nameof(MatmulSkinny.WeightGradient), KernelGrouping.Explicit, MatmulSkinny.GroupSize, true),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.GatherBatch), KernelGrouping.Implicit, null, false),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseSigmoidBackward), KernelGrouping.Implicit, null, false),
-        // DeviceKernels launches it with the largest power of two up to MaxRowGroup that the GPU allows
-        // in a group; every CUDA GPU allows 1024, so MaxRowGroup itself.
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseSigmoidBackwardRowPerGroup), KernelGrouping.Explicit, ElementwiseKernels.MaxRowGroup, false),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.ColumnSums), KernelGrouping.Implicit, null, false),
+        new(typeof(LossKernels), nameof(LossKernels.Strided), KernelGrouping.Implicit, null, false),
+        // DeviceKernels launches it with the largest power of two up to MaxGroup that the GPU allows
+        // in a group; every CUDA GPU allows 1024, so MaxGroup itself.
+        new(typeof(LossKernels), nameof(LossKernels.RowPerGroup), KernelGrouping.Explicit, LossKernels.MaxGroup, false),
+        new(typeof(ColumnSumKernels), nameof(ColumnSumKernels.Strided), KernelGrouping.Implicit, null, false),
+        new(typeof(ColumnSumKernels), nameof(ColumnSumKernels.Grouped), KernelGrouping.Explicit, ColumnSumKernels.GroupSize, false),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumSlabs), KernelGrouping.Implicit, null, false),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.RowSquaredErrors), KernelGrouping.Implicit, null, false),
         new(typeof(AdamKernels), nameof(AdamKernels.Step), KernelGrouping.Implicit, null, false),

@@ -11,4 +11,6 @@ public enum MatmulVersion
     Tiled = 3,
     /// <summary>TF32 tensor-core mma.sync through inline PTX (CUDA 8.0+ only): <see cref="Precision.Tf32"/>'s product.</summary>
     Tf32 = 4,
+    /// <summary>Products with a side of at most 8 (the bottleneck): the GPU schedule's fp32 choice for them, never asked for by number.</summary>
+    Skinny = 5,
 }

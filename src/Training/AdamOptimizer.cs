@@ -10,6 +10,7 @@ namespace GpuAutoencoder.Training;
 /// </summary>
 public sealed class AdamOptimizer : IDisposable
 {
+    readonly DeviceKernels kernels;
     readonly HostTransfers transfers;
     readonly MemoryBuffer1D<float, Stride1D.Dense> m, v;
     readonly AdamStepTable steps;
@@ -27,6 +28,7 @@ public sealed class AdamOptimizer : IDisposable
     public AdamOptimizer(DeviceKernels kernels, int count, int stepsPerUpload, double beta1, double beta2, double epsilon)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Adam needs at least one parameter");
+        this.kernels = kernels;
         transfers = kernels.Transfers;
         (Count, Beta1, Beta2, Epsilon) = (count, beta1, beta2, epsilon);
         var accelerator = kernels.Accelerator;
@@ -63,7 +65,11 @@ public sealed class AdamOptimizer : IDisposable
     {
         Step++;
         steps.Prepare(Step, learningRate);
-        steps.Enqueue(parameters, gradients, m.View, v.View, Count);
+        // The step table loads its own two kernels (Adam, then a one-thread cursor advance); they are
+        // recorded here, beside DeviceKernels' own launches, so a step's launch list is whole.
+        bool adam = kernels.Enqueues("adam (step table)", Count, 0, DeviceKernels.AdamFlop * Count, DeviceKernels.AdamBytes * Count, Count);
+        if (kernels.Enqueues("adam step cursor", 1, 0, 0, 8, 1) && adam)
+            steps.Enqueue(parameters, gradients, m.View, v.View, Count);
     }
 
     /// <summary>The moments and the step count, for a checkpoint (synchronises).</summary>

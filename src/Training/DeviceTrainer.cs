@@ -32,6 +32,8 @@ public sealed class DeviceTrainer : IDisposable
     // with respect to the pre-activation of layer l's output (the same shape as activations[l + 1]).
     readonly MemoryBuffer1D<float, Stride1D.Dense>[] activations, deltas;
     readonly AdamOptimizer adam;
+    // The bias gradients a backward pass leaves for its last launch; reused so a step allocates nothing.
+    readonly ColumnSumJob[] biasJobs;
 
     /// <summary>Adam steps taken so far.</summary>
     public long Step => adam.Step;
@@ -61,6 +63,7 @@ public sealed class DeviceTrainer : IDisposable
         int rows = Math.Min(options.BatchSize, imageCount);
 
         var widths = layout.Architecture.Widths;
+        biasJobs = new ColumnSumJob[layout.Slots.Count];
         long needed = DeviceBytes(layout, imageCount, options.BatchSize);
         try
         {
@@ -221,22 +224,30 @@ public sealed class DeviceTrainer : IDisposable
         kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
             Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
 
-    /// <summary>Every layer's weight and bias gradients, last layer first, passing each layer's delta down to the one before.</summary>
+    /// <summary>
+    /// Every layer's weight and bias gradients, last layer first, passing each layer's delta down to
+    /// the one before. A bias gradient (a column sum of the delta) goes in its weight gradient's
+    /// launch where that kernel can add it; the others wait for the last delta and go in one launch
+    /// at the end, not one launch (or two) per layer.
+    /// </summary>
     internal void Backward(int rows)
     {
         var (p, g) = (parameters.View, gradients.View);
+        int pending = 0;
         for (int l = layout.Slots.Count - 1; l >= 0; l--)
         {
             var s = layout.Slots[l];
             var (outputs, inputs) = (s.Spec.Outputs, s.Spec.Inputs);
             var delta = Rows(deltas[l], rows, outputs);
             var input = Rows(activations[l], rows, inputs);
-            kernels.LinearBackwardWeight(delta, input, Weight(g, s), rows, outputs, inputs);
-            kernels.ColumnSums(delta, rows, outputs, Bias(g, s));
+            if (!kernels.LinearBackwardWeightAndBias(delta, input, Weight(g, s), Bias(g, s), rows, outputs, inputs))
+                biasJobs[pending++] = new ColumnSumJob(delta, outputs, Bias(g, s));
             // Every layer but the first feeds from a ReLU, whose mask is applied in the same kernel.
             if (l > 0)
                 kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), rows, outputs, inputs);
         }
+        for (int first = 0; first < pending; first += DeviceKernels.MaxColumnSumJobs)
+            kernels.ColumnSums(rows, 1f, biasJobs.AsSpan(first, Math.Min(DeviceKernels.MaxColumnSumJobs, pending - first)));
     }
 
     /// <summary>One Adam step over every parameter with this step's gradients (<see cref="AdamOptimizer.Update"/>).</summary>
