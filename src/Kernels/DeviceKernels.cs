@@ -18,7 +18,7 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int> adam;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int> tiled;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> mseRowPerGroup;
     // Loaded only at Precision.Tf32, which the constructor allows only where TF32 runs (inline PTX, CUDA 8.0+).
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>? tf32;
@@ -54,7 +54,7 @@ public sealed class DeviceKernels : IDisposable
         sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
         rowSquaredErrors = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
         adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AdamStep, int>(ElementwiseKernels.Adam);
-        tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
+        tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int>(MatmulTiled.Kernel);
         mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
         if (precision == Precision.Tf32)
             tf32 = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel);
@@ -138,11 +138,11 @@ public sealed class DeviceKernels : IDisposable
         var group = new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1);
         if (splits == 1)
         {
-            tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit, AlignedStarts(a, b));
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit, AlignedStarts(a, b));
         int threads = Threads(s.Rows * s.Cols);
         sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }
@@ -197,6 +197,9 @@ public sealed class DeviceKernels : IDisposable
     /// <summary>Whether every row read as Float4 has a length that is a multiple of 4 and starts 16-byte aligned.</summary>
     static bool BlockedOperandsFit(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, int n, int k) =>
         Aligned(a) && Aligned(b) && k % 4 == 0 && (shape == MatmulShape.Forward || n % 4 == 0);
+
+    /// <summary>The tiled kernel's flags: bit 0 when <paramref name="a"/> starts Float4-aligned, bit 1 when <paramref name="b"/> does.</summary>
+    static int AlignedStarts(ArrayView<float> a, ArrayView<float> b) => (Aligned(a) ? 1 : 0) | (Aligned(b) ? 2 : 0);
 
     static bool Aligned(ArrayView<float> view) => ((IContiguousArrayView)view).Index % 4 == 0;
 
