@@ -12,9 +12,9 @@ public class TiledMatmulTests
     static IEnumerable<TestCaseData> Cases()
     {
         // One partial tile; thin shapes; several tiles with ragged edges; a depth long enough to split.
-        // Rows whose lengths are multiples of 4 take the Float4 loads, the others the scalar ones;
-        // 68×36×44 does so for both operands of every shape with ragged tiles and a last slice of
-        // the depth that ends mid-slice, and 9×20×260 splits a Float4-read depth unevenly.
+        // 68×36×44 reads both operands of every shape as Float4 throughout (rows a multiple of 4 long),
+        // with ragged tiles and a depth that ends mid-slice; 9×20×260 also splits such a depth unevenly.
+        // Odd row lengths read Float4 only where a row happens to start aligned, scalars elsewhere.
         int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20], [20, 300, 9],
             [68, 36, 44], [9, 20, 260]];
         // The forward product runs under every activation: Sigmoid alone squeezes errors by up to 4×

@@ -127,12 +127,11 @@ public static class MatmulTiled
             f.alongDepth = depthStride == 1;
             // 64 outer × 16 depth elements, four per thread: 4 threads cover one outer index's
             // 16 depth steps, or 16 threads one depth step's 64 outer indices.
-            int outer, k, across;
+            int outer, k;
             if (f.alongDepth)
             {
                 outer = tid >> 2;
                 k = (tid & 3) << 2;
-                across = outerStride;
                 f.outerCount = origin + outer < extent ? 4 : 0;
                 f.depthLeft = pEnd - pBegin - k;
                 f.depthStep = Depth;
@@ -141,16 +140,15 @@ public static class MatmulTiled
             {
                 k = tid >> 4;
                 outer = (tid & 15) << 2;
-                across = depthStride;
                 f.outerCount = Math.Max(0, Math.Min(4, extent - origin - outer));
                 f.depthLeft = (pEnd - pBegin - k) << 2;
                 f.depthStep = Depth << 2;
             }
             f.index = (origin + outer) * outerStride + (pBegin + k) * depthStride;
             f.step = Depth * depthStride;
-            // A Float4 read needs its first element 16-byte aligned: the view's start, and a row
-            // length that keeps every row's start (the tile origins and k are multiples of 4).
-            f.vector = f.outerCount == 4 && (across & 3) == 0 && startsAligned;
+            // A Float4 read needs its first element 16-byte aligned: the view's start and the
+            // thread's offset in it, which a slice's step (a multiple of 16 elements) keeps.
+            f.vector = f.outerCount == 4 && (f.index & 3) == 0 && startsAligned;
             f.shared = tile.Cast<float>().SubView(k * Stride4 * 4 + outer);
             f.shared4 = tile.SubView(k * Stride4 + (outer >> 2));
             return f;
