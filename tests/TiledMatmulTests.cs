@@ -12,7 +12,11 @@ public class TiledMatmulTests
     static IEnumerable<TestCaseData> Cases()
     {
         // One partial tile; thin shapes; several tiles with ragged edges; a depth long enough to split.
-        int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20], [20, 300, 9]];
+        // 68×36×44 reads both operands of every shape as Float4 throughout (rows a multiple of 4 long),
+        // with ragged tiles and a depth that ends mid-slice; 9×20×260 also splits such a depth unevenly.
+        // Odd row lengths read Float4 only where a row happens to start aligned, scalars elsewhere.
+        int[][] sizes = [[37, 29, 45], [1, 1, 1], [7, 33, 1], [70, 65, 17], [33, 8, 300], [300, 9, 20], [20, 300, 9],
+            [68, 36, 44], [9, 20, 260]];
         // The forward product runs under every activation: Sigmoid alone squeezes errors by up to 4×
         // and would hide an epilogue that ignores the activation it is given.
         foreach (var shape in Enum.GetValues<MatmulShape>())
@@ -23,7 +27,20 @@ public class TiledMatmulTests
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void MatchesFloat64Reference(MatmulVersion version, MatmulShape shape, Activation act, int m, int n, int k)
+    public void MatchesFloat64Reference(MatmulVersion version, MatmulShape shape, Activation act, int m, int n, int k) =>
+        CheckAgainstReference(version, shape, act, m, n, k, operandOffset: 0);
+
+    /// <summary>
+    /// Operands that start one float into their buffers: rows of Float4-friendly lengths that must
+    /// nonetheless be read one float at a time, since a 16-byte load there would fault on a GPU.
+    /// </summary>
+    [TestCase(MatmulShape.Forward, 68, 36, 44)]
+    [TestCase(MatmulShape.BackwardInput, 68, 36, 44)]
+    [TestCase(MatmulShape.BackwardWeight, 68, 36, 44)]
+    public void UnalignedOperandsMatchFloat64Reference(MatmulShape shape, int m, int n, int k) =>
+        CheckAgainstReference(MatmulVersion.Tiled, shape, Activation.Relu, m, n, k, operandOffset: 1);
+
+    static void CheckAgainstReference(MatmulVersion version, MatmulShape shape, Activation act, int m, int n, int k, int operandOffset)
     {
         var kernels = TestAccelerator.WideGpuSchedule;
         var acc = kernels.Accelerator;
@@ -44,11 +61,12 @@ public class TiledMatmulTests
             MatmulShape.BackwardInput => MatmulReference.BackwardInput(dyOrX, other, aux, m, n, k),
             _ => MatmulReference.BackwardWeight(dyOrX, other, m, n, k),
         };
-        using var da = acc.Allocate1D(dyOrX);
-        using var db = acc.Allocate1D(other);
+        using var da = acc.Allocate1D(new float[operandOffset].Concat(dyOrX).ToArray());
+        using var db = acc.Allocate1D(new float[operandOffset].Concat(other).ToArray());
         using var dAux = acc.Allocate1D(aux);
         using var c = TestAccelerator.Poisoned(rows * cols, acc);
-        var ran = kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue, version);
+        var ran = kernels.Matmul(shape, da.View.SubView(operandOffset, dyOrX.Length), db.View.SubView(operandOffset, other.Length), c.View, dAux.View,
+            m, n, k, epilogue, version);
         Assert.That(ran, Is.EqualTo(version));
         int depth = shape switch { MatmulShape.Forward => k, MatmulShape.BackwardInput => n, _ => m };
         Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"tiled {shape} {act}");

@@ -19,7 +19,7 @@ public sealed class DeviceKernels : IDisposable
     readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
     readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> tiled;
+    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int> tiled;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> skinnyNarrow;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int> skinnyWeight;
     readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float> lossRowPerGroup;
@@ -72,7 +72,7 @@ public sealed class DeviceKernels : IDisposable
         columnSumsStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int>(ColumnSumKernels.Strided);
         sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
         rowSquaredErrors = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
-        tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
+        tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int>(MatmulTiled.Kernel);
         skinnyNarrow = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulSkinny.NarrowOutput);
         skinnyWeight = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int>(MatmulSkinny.WeightGradient);
         lossRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float>(LossKernels.RowPerGroup);
@@ -216,11 +216,11 @@ public sealed class DeviceKernels : IDisposable
         bool run = Enqueues("matmul v3 tiled", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
         if (splits == 1)
         {
-            if (run) tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            if (run) tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit, AlignedStarts(a, b));
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        if (run) tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        if (run) tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit, AlignedStarts(a, b));
         SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
     }
 
@@ -303,6 +303,9 @@ public sealed class DeviceKernels : IDisposable
     /// <summary>Whether every row read as Float4 has a length that is a multiple of 4 and starts 16-byte aligned.</summary>
     static bool BlockedOperandsFit(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, int n, int k) =>
         Aligned(a) && Aligned(b) && k % 4 == 0 && (shape == MatmulShape.Forward || n % 4 == 0);
+
+    /// <summary>The tiled kernel's flags: bit 0 when <paramref name="a"/> starts Float4-aligned, bit 1 when <paramref name="b"/> does.</summary>
+    static int AlignedStarts(ArrayView<float> a, ArrayView<float> b) => (Aligned(a) ? 1 : 0) | (Aligned(b) ? 2 : 0);
 
     static bool Aligned(ArrayView<float> view) => ((IContiguousArrayView)view).Index % 4 == 0;
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace GpuAutoencoder.Kernels;
 
 /// <summary>
@@ -5,10 +7,11 @@ namespace GpuAutoencoder.Kernels;
 /// 64×16 slices of A and B through shared memory, each thread accumulating a 4×4 block in
 /// registers from two Float4 shared-memory reads per 16 multiply-adds.
 /// One kernel covers all three <see cref="MatmulShape"/>s through <see cref="StridedProduct"/>:
-/// the slice loads follow whichever dimension of each operand is contiguous, so global reads stay
-/// coalesced. Any sizes work; elements outside the matrices load as zero and are never stored.
-/// On the CPU accelerator every barrier is a rendezvous of real threads, so this version is only
-/// run there by tests, at small sizes.
+/// each thread fetches four consecutive elements of each operand per slice along whichever
+/// dimension of it is contiguous, so global reads coalesce and, where the rows are Float4-aligned,
+/// move as one 16-byte load. Any sizes work; elements outside the matrices load as zero and are
+/// never stored. On the CPU accelerator every barrier is a rendezvous of real threads, so this
+/// version is only run there by tests, at small sizes.
 /// </summary>
 public static class MatmulTiled
 {
@@ -22,44 +25,50 @@ public static class MatmulTiled
     /// <see cref="ElementwiseKernels.SumSlabs"/> then adds the slabs in a fixed order and applies the
     /// epilogue (split-K without atomics: the layer shapes are too small to fill a large GPU otherwise).
     /// </summary>
+    /// <param name="alignedStarts">Bit 0 set when <paramref name="a"/> starts 16-byte aligned, bit 1 when
+    /// <paramref name="b"/> does: only then may their rows be read as Float4 (ILGPU 1.5.3 can neither
+    /// test a view's address in a PTX kernel nor pass a bool).</param>
     public static void Kernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux,
-        StridedProduct s, Epilogue epilogue, int depthPerSplit)
+        StridedProduct s, Epilogue epilogue, int depthPerSplit, int alignedStarts)
     {
         var aTile = SharedMemory.Allocate<Float4>(Depth * Stride4);
         var bTile = SharedMemory.Allocate<Float4>(Depth * Stride4);
-        var aScalar = aTile.Cast<float>();
-        var bScalar = bTile.Cast<float>();
 
         int tx = Group.IdxX, ty = Group.IdxY, tid = ty * ThreadsPerSide + tx;
         int row0 = Grid.IdxY * Tile, col0 = Grid.IdxX * Tile;
         int pBegin = Grid.IdxZ * depthPerSplit, pEnd = Math.Min(s.Depth, pBegin + depthPerSplit);
-        bool splits = Grid.DimZ > 1;
+
+        // All slice indexing is worked out here once; the loop only advances offsets.
+        var fetchA = SliceFetch.Create(a, (alignedStarts & 1) != 0, aTile, tid, row0, s.Rows, s.AsI, s.AsP, pBegin, pEnd);
+        var fetchB = SliceFetch.Create(b, (alignedStarts & 2) != 0, bTile, tid, col0, s.Cols, s.BsJ, s.BsP, pBegin, pEnd);
+        // Each thread's Float4 columns of the shared slices: constant offsets from here on.
+        var aMine = aTile.SubView(ty, aTile.Length - ty);
+        var bMine = bTile.SubView(tx, bTile.Length - tx);
 
         // The next slice is fetched into registers while the current one is multiplied, so global
         // latency overlaps arithmetic instead of stalling every group at each barrier.
-        Float4 nextA = FetchA(a, s, tid, GroupSize, row0, pBegin, pEnd), nextB = FetchB(b, s, tid, GroupSize, col0, pBegin, pEnd);
+        Float4 nextA = fetchA.Next(), nextB = fetchB.Next();
         Float4 c0 = default, c1 = default, c2 = default, c3 = default;
         for (int p0 = pBegin; p0 < pEnd; p0 += Depth)
         {
-            StoreSlice(aScalar, nextA, tid, GroupSize, s.AsP == 1);
-            StoreSlice(bScalar, nextB, tid, GroupSize, s.BsP == 1);
+            fetchA.Store(nextA);
+            fetchB.Store(nextB);
             Group.Barrier();
-            if (p0 + Depth < pEnd)
-            {
-                nextA = FetchA(a, s, tid, GroupSize, row0, p0 + Depth, pEnd);
-                nextB = FetchB(b, s, tid, GroupSize, col0, p0 + Depth, pEnd);
-            }
-            // The 16-deep slice unrolled by hand, in order (ILGPU 1.5.3 no longer unrolls loops):
-            // constant shared-memory offsets and no loop counter; results are bit-identical.
-            MultiplySlice(aTile, bTile, ty, tx, 0, ref c0, ref c1, ref c2, ref c3);
-            MultiplySlice(aTile, bTile, ty, tx, 4, ref c0, ref c1, ref c2, ref c3);
-            MultiplySlice(aTile, bTile, ty, tx, 8, ref c0, ref c1, ref c2, ref c3);
-            MultiplySlice(aTile, bTile, ty, tx, 12, ref c0, ref c1, ref c2, ref c3);
+            // Past the last slice this loads nothing (every element is outside the depth), and not
+            // branching around it keeps the fetched registers in place across iterations.
+            nextA = fetchA.Next();
+            nextB = fetchB.Next();
+            // The 16-deep slice unrolled by hand, in order (ILGPU 1.5.3 does not unroll loops):
+            // constant shared-memory offsets and no loop counter.
+            MultiplySlice(aMine, bMine, 0, ref c0, ref c1, ref c2, ref c3);
+            MultiplySlice(aMine, bMine, 4, ref c0, ref c1, ref c2, ref c3);
+            MultiplySlice(aMine, bMine, 8, ref c0, ref c1, ref c2, ref c3);
+            MultiplySlice(aMine, bMine, 12, ref c0, ref c1, ref c2, ref c3);
             Group.Barrier();
         }
 
         var slab = c.SubView(Grid.IdxZ * s.Rows * s.Cols, s.Rows * s.Cols);
-        var final = splits ? Epilogue.None : epilogue;
+        var final = Grid.DimZ > 1 ? Epilogue.None : epilogue;
         int rowBase = row0 + ty * 4, colBase = col0 + tx * 4;
         StoreRow(slab, aux, s, rowBase, colBase, c0, final);
         StoreRow(slab, aux, s, rowBase + 1, colBase, c1, final);
@@ -68,55 +77,114 @@ public static class MatmulTiled
     }
 
     /// <summary>Four depth steps k0..k0+3 of the register block: c_r += a[k, 4·ty + r] · b[k, 4·tx..].</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    static void MultiplySlice(ArrayView<Float4> aTile, ArrayView<Float4> bTile, int ty, int tx, int k0,
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void MultiplySlice(ArrayView<Float4> aMine, ArrayView<Float4> bMine, int k0,
         ref Float4 c0, ref Float4 c1, ref Float4 c2, ref Float4 c3)
     {
-        Float4 av = aTile[k0 * Stride4 + ty], bv = bTile[k0 * Stride4 + tx];
+        Float4 av = aMine[k0 * Stride4], bv = bMine[k0 * Stride4];
         c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
-        av = aTile[(k0 + 1) * Stride4 + ty]; bv = bTile[(k0 + 1) * Stride4 + tx];
+        av = aMine[(k0 + 1) * Stride4]; bv = bMine[(k0 + 1) * Stride4];
         c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
-        av = aTile[(k0 + 2) * Stride4 + ty]; bv = bTile[(k0 + 2) * Stride4 + tx];
+        av = aMine[(k0 + 2) * Stride4]; bv = bMine[(k0 + 2) * Stride4];
         c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
-        av = aTile[(k0 + 3) * Stride4 + ty]; bv = bTile[(k0 + 3) * Stride4 + tx];
+        av = aMine[(k0 + 3) * Stride4]; bv = bMine[(k0 + 3) * Stride4];
         c0 = Float4.MulAdd(c0, av.X, bv); c1 = Float4.MulAdd(c1, av.Y, bv); c2 = Float4.MulAdd(c2, av.Z, bv); c3 = Float4.MulAdd(c3, av.W, bv);
     }
 
-    // A slice holds Tile×Depth elements. A thread moves elements e0, e0 + stride, e0 + 2·stride and
-    // e0 + 3·stride at a time; consecutive threads walk the operand's contiguous dimension, so
-    // global reads coalesce.
-    static (int Outer, int K) SliceIndex(int e, bool depthContiguous) =>
-        depthContiguous ? (e / Depth, e % Depth) : (e % Tile, e / Tile);
-
-    static Float4 FetchA(ArrayView<float> a, StridedProduct s, int e0, int stride, int row0, int p0, int pEnd) => new(
-        LoadA(a, s, e0, row0, p0, pEnd), LoadA(a, s, e0 + stride, row0, p0, pEnd),
-        LoadA(a, s, e0 + 2 * stride, row0, p0, pEnd), LoadA(a, s, e0 + 3 * stride, row0, p0, pEnd));
-
-    static float LoadA(ArrayView<float> a, StridedProduct s, int e, int row0, int p0, int pEnd)
+    /// <summary>
+    /// One thread's share of an operand's slices: four consecutive elements of the operand's
+    /// contiguous dimension per slice, fetched from global memory and written into the k-major
+    /// shared slice.
+    /// </summary>
+    struct SliceFetch
     {
-        var (r, k) = SliceIndex(e, s.AsP == 1);
-        int i = row0 + r, p = p0 + k;
-        return i < s.Rows && p < pEnd ? a[i * s.AsI + p * s.AsP] : 0f;
-    }
+        ArrayView<float> source;
+        // The thread's first shared element: the other three are a constant distance away down the
+        // k rows, or the whole Float4 along one.
+        ArrayView<float> shared;
+        ArrayView<Float4> shared4;
+        // Element offset of the thread's four elements in the current slice, and how far a slice moves it.
+        int index, step;
+        // Depth still ahead of the thread's first element (scaled by 4 when the four run across the
+        // outer dimension, so that one comparison with 4 serves both layouts), and its step.
+        int depthLeft, depthStep;
+        // How many of the four are inside the outer dimension (0..4); 4 along the depth when inside.
+        int outerCount;
+        // Whether the four elements are consecutive along the depth (else along the outer dimension).
+        bool alongDepth;
+        // Whether a slice whose four elements are all inside may be read as one Float4.
+        bool vector;
 
-    static Float4 FetchB(ArrayView<float> b, StridedProduct s, int e0, int stride, int col0, int p0, int pEnd) => new(
-        LoadB(b, s, e0, col0, p0, pEnd), LoadB(b, s, e0 + stride, col0, p0, pEnd),
-        LoadB(b, s, e0 + 2 * stride, col0, p0, pEnd), LoadB(b, s, e0 + 3 * stride, col0, p0, pEnd));
-
-    static float LoadB(ArrayView<float> b, StridedProduct s, int e, int col0, int p0, int pEnd)
-    {
-        var (j, k) = SliceIndex(e, s.BsP == 1);
-        int col = col0 + j, p = p0 + k;
-        return col < s.Cols && p < pEnd ? b[p * s.BsP + col * s.BsJ] : 0f;
-    }
-
-    /// <summary>Writes four fetched elements into the k-major shared slice (row length Stride4 Float4s).</summary>
-    static void StoreSlice(ArrayView<float> tile, Float4 v, int e0, int stride, bool depthContiguous)
-    {
-        for (int q = 0; q < 4; q++)
+        /// <param name="origin">The tile's first outer index (row of A, column of B).</param>
+        /// <param name="extent">The outer dimension's size.</param>
+        /// <param name="outerStride">Element distance between outer indices.</param>
+        /// <param name="depthStride">Element distance between depth indices.</param>
+        public static SliceFetch Create(ArrayView<float> source, bool startsAligned, ArrayView<Float4> tile, int tid,
+            int origin, int extent, int outerStride, int depthStride, int pBegin, int pEnd)
         {
-            var (outer, k) = SliceIndex(e0 + q * stride, depthContiguous);
-            tile[k * Stride4 * 4 + outer] = v.Get(q);
+            var f = default(SliceFetch);
+            f.source = source;
+            f.alongDepth = depthStride == 1;
+            // 64 outer × 16 depth elements, four per thread: 4 threads cover one outer index's
+            // 16 depth steps, or 16 threads one depth step's 64 outer indices.
+            int outer, k;
+            if (f.alongDepth)
+            {
+                outer = tid >> 2;
+                k = (tid & 3) << 2;
+                f.outerCount = origin + outer < extent ? 4 : 0;
+                f.depthLeft = pEnd - pBegin - k;
+                f.depthStep = Depth;
+            }
+            else
+            {
+                k = tid >> 4;
+                outer = (tid & 15) << 2;
+                f.outerCount = Math.Max(0, Math.Min(4, extent - origin - outer));
+                f.depthLeft = (pEnd - pBegin - k) << 2;
+                f.depthStep = Depth << 2;
+            }
+            f.index = (origin + outer) * outerStride + (pBegin + k) * depthStride;
+            f.step = Depth * depthStride;
+            // A Float4 read needs its first element 16-byte aligned: the view's start and the
+            // thread's offset in it, which a slice's step (a multiple of 16 elements) keeps.
+            f.vector = f.outerCount == 4 && (f.index & 3) == 0 && startsAligned;
+            f.shared = tile.Cast<float>().SubView(k * Stride4 * 4 + outer);
+            f.shared4 = tile.SubView(k * Stride4 + (outer >> 2));
+            return f;
+        }
+
+        /// <summary>The thread's four elements of the next slice, zero outside the matrix.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Float4 Next()
+        {
+            Float4 v;
+            if (vector && depthLeft >= 4)
+                v = source.Cast<Float4>()[index >> 2];
+            else
+            {
+                int n = Math.Min(outerCount, depthLeft);
+                v = new Float4(n > 0 ? source[index] : 0f, n > 1 ? source[index + 1] : 0f,
+                    n > 2 ? source[index + 2] : 0f, n > 3 ? source[index + 3] : 0f);
+            }
+            index += step;
+            depthLeft -= depthStep;
+            return v;
+        }
+
+        /// <summary>Writes the four elements into the k-major shared slice: down four k rows, or along one.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(Float4 v)
+        {
+            if (alongDepth)
+            {
+                shared[0] = v.X;
+                shared[Stride4 * 4] = v.Y;
+                shared[2 * Stride4 * 4] = v.Z;
+                shared[3 * Stride4 * 4] = v.W;
+            }
+            else
+                shared4[0] = v;
         }
     }
 
