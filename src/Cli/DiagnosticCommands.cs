@@ -26,8 +26,8 @@ public static class DiagnosticCommands
             string which = parse.GetValue(accelerator)!;
             var devices = which == "all"
                 ? context.Devices.ToList()
-                : [Accelerators.Create(context, CommonOptions.ParseAccelerator(which)).Device];
-            var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
+                : [Accelerators.Create(context, Enum.GetValues<AcceleratorKind>().Single(k => CommonOptions.Spelling(k) == which)).Device];
+            var arithmetic = precision.ValueIn(parse);
             // An accelerator named with -a must run the precision asked for; of all of them, those that can.
             if (which != "all") Precisions.Require(devices[0], arithmetic);
             var refused = devices.Select(d => Precisions.Refusal(d, arithmetic)).Where(r => r != null).ToList();
@@ -97,9 +97,9 @@ public static class DiagnosticCommands
                 2 => OptimizationLevel.O2,
                 var o => throw new UsageException($"--ilgpu-optimization: {o} is not 0, 1 or 2"),
             };
-            var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
+            var arithmetic = precision.ValueIn(parse);
             using var context = Accelerators.CreateContext(optimization: level);
-            using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
+            using var acc = Accelerators.Create(context, accelerator.ValueIn(parse));
             if (parse.GetValue(peer) == "cublas" && acc.AcceleratorType != AcceleratorType.Cuda)
                 throw new UsageException($"--peer cublas: cuBLAS is unavailable on the {Accelerators.Name(acc.AcceleratorType)} accelerator (it needs CUDA)");
             var schedule = Schedule.For(acc);
