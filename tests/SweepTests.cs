@@ -207,6 +207,7 @@ public class SweepTests
     [TestCase("--shard", "a/b", "--shard")]
     [TestCase("--lr", "0,1e-3", "--lr")]
     [TestCase("--seeds", "4-2", "--seeds")]
+    [TestCase("--gamma", "0", "--gamma")]
     public void BadInputExits2WithOneLineAndLeavesNothing(string option, string value, string named)
     {
         var outDir = Path.Combine(_dir, "bad-" + Guid.NewGuid().ToString("N"));

@@ -28,6 +28,26 @@ public static class CommonOptions
     public static ChoiceOption<T> Choice<T>(string name, string[] aliases, string description, T defaultValue, params T[] order) where T : struct, Enum =>
         new(name, aliases, description, defaultValue, order);
 
+    /// <summary>
+    /// Refuses a precision the accelerator of <paramref name="kind"/> cannot run, before any accelerator is started,
+    /// so that a command can check it before it creates anything.
+    /// </summary>
+    public static void RequirePrecision(AcceleratorKind kind, Precision precision)
+    {
+        if (precision == Kernels.Precision.Fp32) return;
+        using var context = Accelerators.CreateContext();
+        RequirePrecision(Accelerators.Find(context, kind), precision);
+    }
+
+    /// <summary>The library's refusal of a precision, as the flag that asked for it.</summary>
+    public static void RequirePrecision(ILGPU.Runtime.Device device, Precision precision)
+    {
+        if (PrecisionRefusal(device, precision) is { } why) throw new AcceleratorUnavailableException(why);
+    }
+
+    public static string? PrecisionRefusal(ILGPU.Runtime.Device device, Precision precision) =>
+        Precisions.Refusal(device, precision) is { } why ? $"--precision {why}" : null;
+
     /// <summary>How a value of an enum option is typed, and shown in help.</summary>
     public static string Spelling<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 

@@ -97,14 +97,14 @@ public static class FigureCommands
             if (!double.IsFinite(noiseLevel) || noiseLevel < 0)
                 throw new UsageException($"--level: must be a finite number of 0 or more, got {noiseLevel}");
             using var s = m.Open(p);
-            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), kind, noiseLevel, p.GetValue(seed), p.GetValue(output)!);
+            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), new NoiseSettings(kind, noiseLevel, p.GetValue(seed)), p.GetValue(output)!);
             return ExitCodes.Ok;
         });
         return c;
     }
 
-    internal static void WriteDenoising(InferenceSession s, IReadOnlyList<int> indices, NoiseKind kind, double level, ulong seed, string path) =>
-        Wrote(ImageGrid.Save, path, DigitFigures.Denoising(s.Model, s.Set, s.SplitName, indices, s.ModelName, kind, level, seed));
+    internal static void WriteDenoising(InferenceSession s, IReadOnlyList<int> indices, NoiseSettings noise, string path) =>
+        Wrote(ImageGrid.Save, path, DigitFigures.Denoising(s.Model, s.Set, s.SplitName, indices, s.ModelName, noise));
 
     public static double DefaultLevel(NoiseKind kind) => kind == NoiseKind.Uniform ? 1.0 : 0.3;
 

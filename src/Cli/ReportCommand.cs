@@ -46,7 +46,7 @@ public static class ReportCommand
         FigureCommands.WriteSummary(summary, P(SummaryPng));
         FigureCommands.WriteReconstruction(s, [.. Enumerable.Range(0, Math.Min(FigureCommands.ReconstructCount, s.Set.Count))], P(Reconstruct));
         FigureCommands.WriteDenoising(s, [.. Enumerable.Range(0, Math.Min(FigureCommands.DenoiseCount, s.Set.Count))],
-            NoiseKind.Uniform, FigureCommands.DefaultLevel(NoiseKind.Uniform), 0, P(Denoise));
+            new NoiseSettings(NoiseKind.Uniform, FigureCommands.DefaultLevel(NoiseKind.Uniform), 0), P(Denoise));
         FigureCommands.WriteInterpolation(s, FigureCommands.ParsePairs(FigureCommands.DefaultPairs), FigureCommands.DefaultSteps, P(Interpolate));
         var evaluation = s.Evaluate(out _);
         AtomicFile.WriteAllText(P(EvaluateJson), FigureCommands.EvaluationJsonText(evaluation, s) + "\n");

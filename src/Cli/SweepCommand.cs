@@ -61,7 +61,7 @@ public static class SweepCommand
         if (plan.Epochs < 1) throw new UsageException($"--epochs: a sweep needs at least 1 epoch per run, got {plan.Epochs}");
         if (plan.CheckpointEvery < 1) throw new UsageException($"--checkpoint-every: must be at least 1, got {plan.CheckpointEvery}");
         var grid = plan.Grid.Runs;
-        foreach (var run in grid) run.Options(new SweepSettings(plan.Epochs, plan.Gamma, plan.Shuffle, 1, ""), plan.Limit).Validate();
+        foreach (var run in grid) OptionNames.Check(run.Options(new SweepSettings(plan.Epochs, plan.Gamma, plan.Shuffle, 1, ""), plan.Limit));
         var data = TrainingData.Load(plan.Data, plan.Limit);
         var settings = new SweepSettings(plan.Epochs, plan.Gamma, plan.Shuffle, data.Train.Count, data.Train.Sha256);
         var runs = plan.Shard?.Select(grid) ?? grid;

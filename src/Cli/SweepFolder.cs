@@ -38,7 +38,7 @@ public sealed class SweepFolder
         {
             void Check(SweepSettings earlier, string where)
             {
-                if (settings.Contradiction(earlier) is { } c)
+                if (OptionNames.Contradiction(settings, earlier) is { } c)
                     throw new UsageException($"{c.Option}: {c.Value} contradicts the sweep in {outDir} ({where} has {c.Earlier}); " +
                         "give it as before, or use another --out folder");
             }

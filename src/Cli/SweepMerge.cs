@@ -20,7 +20,7 @@ public static class SweepMerge
         var (firstPath, first) = shards[0];
         foreach (var (path, s) in shards.Skip(1))
         {
-            if (s.Settings.Contradiction(first.Settings) is { } c)
+            if (OptionNames.Contradiction(s.Settings, first.Settings) is { } c)
                 throw new UsageException($"--merge: {path} was swept with {c.Option} {c.Value}, but {firstPath} with {c.Earlier}; shards of one sweep share their settings and data set");
             if (!s.Grid.SameAs(first.Grid))
                 throw new UsageException($"--merge: {path} and {firstPath} belong to different grids");

@@ -64,7 +64,7 @@ public static class TrainCommand
             };
             request.Validate();
             // Before Train makes or locks a folder: a precision the accelerator cannot run leaves nothing behind.
-            Accelerators.RequirePrecision(request.Accelerator, request.Precision);
+            CommonOptions.RequirePrecision(request.Accelerator, request.Precision);
             return Train(request, TrainingProgress.For(parse.GetValue(noProgress)));
         }));
         return command;
@@ -97,7 +97,7 @@ public static class TrainCommand
             (resumed, options) = RunFolder.Resume(request.Resume, options, given);
             if (!given.Contains("--checkpoint-every")) checkpointEvery = resumed.CheckpointEvery;
             (precision, precisionNotice) = RunFolder.ResumePrecision(resumed.Precision, given.Contains("--precision") ? request.Precision : null);
-            try { Accelerators.RequirePrecision(request.Accelerator, precision); }
+            try { CommonOptions.RequirePrecision(request.Accelerator, precision); }
             catch (AcceleratorUnavailableException e)
             {
                 throw new UsageException($"--resume: the run in {request.Resume} trained at {Precisions.Name(precision)}, but {e.Message}; --precision fp32 continues it at fp32");

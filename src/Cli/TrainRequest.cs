@@ -22,7 +22,7 @@ public sealed record TrainRequest(TrainingOptions Options, AcceleratorKind Accel
     /// <summary>Refuses what no run can do, before any folder is made or locked.</summary>
     public void Validate()
     {
-        if (Options.Problem() is { } problem) throw new UsageException(problem);
+        OptionNames.Check(Options);
         if (CheckpointEvery < 1) throw new UsageException($"--checkpoint-every: must be at least 1, got {CheckpointEvery}");
         if (Resume == null) return;
         foreach (var option in new[] { "--init", "--out", "--force" })

@@ -61,8 +61,9 @@ public static class DigitFigures
 
     /// <summary>Input | noisy | output triples, <paramref name="perRow"/> to a row.</summary>
     public static GridFigure Denoising(DeviceModel model, MnistSet set, string split, IReadOnlyList<int> indices, string modelName,
-        NoiseKind kind, double level, ulong seed, int perRow = 3)
+        NoiseSettings settings, int perRow = 3)
     {
+        var (kind, level, seed) = (settings.Kind, settings.Level, settings.Seed);
         var x = Images(set, indices);
         var noisy = Noise.Add(x, kind, level, seed);
         var y = model.Reconstruct(noisy);

@@ -4,6 +4,9 @@ namespace GpuAutoencoder.Figures;
 
 public enum NoiseKind { Uniform, Gaussian }
 
+/// <summary>Which noise, how strong (the uniform's scale or the Gaussian's σ), and the seed it is drawn from.</summary>
+public sealed record NoiseSettings(NoiseKind Kind, double Level, ulong Seed);
+
 /// <summary>The corruption of the denoising figure, drawn from SplitMix64 so a seed gives the same noise everywhere.</summary>
 public static class Noise
 {
