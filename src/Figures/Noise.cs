@@ -16,7 +16,7 @@ public static class Noise
     /// </summary>
     public static float[] Add(float[] images, NoiseKind kind, double level, ulong seed)
     {
-        if (!double.IsFinite(level) || level < 0) throw new ArgumentException($"--level: must be a finite number of 0 or more, got {level}");
+        if (!double.IsFinite(level) || level < 0) throw new ArgumentException($"level: must be a finite number of 0 or more, got {level}");
         var rng = new SplitMix64(seed);
         var noisy = new float[images.Length];
         for (int i = 0; i < images.Length; i++)
