@@ -167,7 +167,7 @@ public class FigureTests
         var set = Images(4);
         using var model = RandomModel();
         const ulong seed = 5;
-        var figure = DigitFigures.Denoising(model, set, "test", [0, 1, 2, 3], "m", NoiseKind.Uniform, 1.0, seed, perRow: 2);
+        var figure = DigitFigures.Denoising(model, set, "test", [0, 1, 2, 3], "m", new NoiseSettings(NoiseKind.Uniform, 1.0, seed), perRow: 2);
 
         // The lab's noise, from its definition: pixel/255 + 1.0·U[0, 1), drawn in order from SplitMix64(seed), not clipped.
         var rng = new SplitMix64(seed);

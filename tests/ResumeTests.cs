@@ -1,6 +1,7 @@
 using GpuAutoencoder.Cli;
 using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
+using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Training.IO;
 using GpuAutoencoder.Training.Model;
 
@@ -99,27 +100,20 @@ public class ResumeTests
     {
         const int count = 250;
         var options = new TrainingOptions { Epochs = 4, BatchSize = 100, Seed = 5 };
-        var layout = new ParameterLayout(new Architecture(options.Bottleneck));
-        using var trainer = new DeviceTrainer(TestAccelerator.Kernels(Schedule.Cpu), layout, TestImages.Training(count), count, options,
-            layout.Initialize(options.Seed));
-        var metrics = new RunMetrics
-        {
-            Config = RunConfig.From(options, count, null), Accelerator = "cpu", Device = "test", Schedule = Schedule.Cpu.Name,
-            Parameters = layout.Architecture.ParameterCount, DatasetSha256 = "sha", Epochs = [],
-        };
-        // The loop takes a snapshot for every checkpoint it writes; the epoch each one records says when.
-        var written = new List<int>();
-        var loop = new TrainLoop(trainer, options, metrics, _dir, checkpointEvery: 2, () =>
-        {
-            var state = trainer.ExportState();
-            written.Add(state.Epoch);
-            return new Checkpoint(state, options, count, null, "sha", "cpu", "test", Schedule.Cpu.Name, metrics.Epochs.ToList());
-        });
+        var set = new MnistSet(TestImages.Training(count), new byte[count]);
+        var checkpoint = Path.Combine(_dir, Checkpoint.FileName);
+        // Each finished epoch is reported before that epoch's checkpoint is written: what is on disk then
+        // is the checkpoint of an earlier epoch, or none.
+        var onDiskAtEpochEnd = new List<int>();
+        void EpochDone(EpochResult _) => onDiskAtEpochEnd.Add(File.Exists(checkpoint) ? Checkpoint.Load(checkpoint).State.Epoch : 0);
 
         using var stop = new StopSignal();
-        Assert.That(loop.Run(resumed: null, stop), Is.EqualTo(ExitCodes.Ok));
-        Assert.That(written, Is.EqualTo(new[] { 2, 4 }), "epochs after which a checkpoint was written");
-        Assert.That(Checkpoint.Load(Path.Combine(_dir, Checkpoint.FileName)).State.Epoch, Is.EqualTo(4));
+        var quiet = new PlainProgress(TextWriter.Null, TextWriter.Null);
+        var run = new TrainingRun(TestAccelerator.Kernels(Schedule.Cpu), new RunPlan(options, _dir, CheckpointEvery: 2, "resume"),
+            new TrainingRun.Hooks(stop, quiet, EpochDone));
+        Assert.That(run.Run(set, test: null), Is.EqualTo(RunOutcome.Finished));
+        Assert.That(onDiskAtEpochEnd, Is.EqualTo(new[] { 0, 0, 2, 2 }), "the checkpoint on disk as epochs 1 to 4 end");
+        Assert.That(Checkpoint.Load(checkpoint).State.Epoch, Is.EqualTo(4));
     }
 
     [Test]

@@ -13,32 +13,43 @@ public static class CommonOptions
         Recursive = true,
     };
 
-    public static Option<string> Accelerator() => new Option<string>("--accelerator", "-a")
-    {
-        Description = "Where the kernels run: auto (CUDA, then OpenCL, then CPU), cuda, opencl or cpu.",
-        DefaultValueFactory = _ => "auto",
-    }.AcceptOnlyFromAmong("auto", "cuda", "opencl", "cpu");
+    public static ChoiceOption<AcceleratorKind> Accelerator() => Choice("--accelerator", ["-a"],
+        "Where the kernels run: auto (CUDA, then OpenCL, then CPU), cuda, opencl or cpu.", AcceleratorKind.Auto);
 
-    public static Option<string> Precision() => new Option<string>("--precision")
-    {
-        Description = "Arithmetic of the matrix products: fp32 (default, as PyTorch's default) or tf32 (tensor cores, CUDA with compute capability 8.0+; refused elsewhere). Accumulation, the loss and Adam stay fp32.",
-        DefaultValueFactory = _ => "fp32",
-    }.AcceptOnlyFromAmong("fp32", "tf32");
-
-    public static Precision ParsePrecision(string name) => Precisions.Parse(name) ?? Kernels.Precision.Fp32;
+    public static ChoiceOption<Precision> Precision() => Choice("--precision", [],
+        "Arithmetic of the matrix products: fp32 (default, as PyTorch's default) or tf32 (tensor cores, CUDA with compute capability 8.0+; refused elsewhere). Accumulation, the loss and Adam stay fp32.",
+        Kernels.Precision.Fp32);
 
     public static Option<string?> Data() => new("--data")
     {
         Description = "Folder with the MNIST IDX files (raw or .gz). Default: $GPUAE_DATA, else the per-user cache, filled on first use.",
     };
 
-    public static AcceleratorKind ParseAccelerator(string name) => name switch
+    public static ChoiceOption<T> Choice<T>(string name, string[] aliases, string description, T defaultValue, params T[] order) where T : struct, Enum =>
+        new(name, aliases, description, defaultValue, order);
+
+    /// <summary>
+    /// Refuses a precision the accelerator of <paramref name="kind"/> cannot run, before any accelerator is started,
+    /// so that a command can check it before it creates anything.
+    /// </summary>
+    public static void RequirePrecision(AcceleratorKind kind, Precision precision)
     {
-        "cuda" => AcceleratorKind.Cuda,
-        "opencl" => AcceleratorKind.OpenCL,
-        "cpu" => AcceleratorKind.Cpu,
-        _ => AcceleratorKind.Auto,
-    };
+        if (precision == Kernels.Precision.Fp32) return;
+        using var context = Accelerators.CreateContext();
+        RequirePrecision(Accelerators.Find(context, kind), precision);
+    }
+
+    /// <summary>The library's refusal of a precision, as the flag that asked for it.</summary>
+    public static void RequirePrecision(ILGPU.Runtime.Device device, Precision precision)
+    {
+        if (PrecisionRefusal(device, precision) is { } why) throw new AcceleratorUnavailableException(why);
+    }
+
+    public static string? PrecisionRefusal(ILGPU.Runtime.Device device, Precision precision) =>
+        Precisions.Refusal(device, precision) is { } why ? $"--precision {why}" : null;
+
+    /// <summary>How a value of an enum option is typed, and shown in help.</summary>
+    public static string Spelling<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 
     /// <summary>
     /// Runs a command body: the user's mistakes (a usage error, a file a reader refused, a missing

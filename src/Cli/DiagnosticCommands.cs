@@ -26,12 +26,12 @@ public static class DiagnosticCommands
             string which = parse.GetValue(accelerator)!;
             var devices = which == "all"
                 ? context.Devices.ToList()
-                : [Accelerators.Create(context, CommonOptions.ParseAccelerator(which)).Device];
-            var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
+                : [Accelerators.Create(context, Enum.GetValues<AcceleratorKind>().Single(k => CommonOptions.Spelling(k) == which)).Device];
+            var arithmetic = precision.ValueIn(parse);
             // An accelerator named with -a must run the precision asked for; of all of them, those that can.
-            if (which != "all") Precisions.Require(devices[0], arithmetic);
-            var refused = devices.Select(d => Precisions.Refusal(d, arithmetic)).Where(r => r != null).ToList();
-            devices = devices.Where(d => Precisions.Refusal(d, arithmetic) == null).ToList();
+            if (which != "all") CommonOptions.RequirePrecision(devices[0], arithmetic);
+            var refused = devices.Select(d => CommonOptions.PrecisionRefusal(d, arithmetic)).Where(r => r != null).ToList();
+            devices = devices.Where(d => CommonOptions.PrecisionRefusal(d, arithmetic) == null).ToList();
             if (devices.Count == 0) throw new AcceleratorUnavailableException(string.Join("; ", refused));
             foreach (var why in refused) Console.WriteLine($"skipped: {why}");
             int failures = 0;
@@ -98,7 +98,7 @@ public static class DiagnosticCommands
                 2 => OptimizationLevel.O2,
                 var o => throw new UsageException($"--ilgpu-optimization: {o} is not 0, 1 or 2"),
             };
-            var arithmetic = CommonOptions.ParsePrecision(parse.GetValue(precision)!);
+            var arithmetic = precision.ValueIn(parse);
             if (parse.GetValue(launches))
             {
                 // The launches are recorded, not run: the CPU accelerator holds the buffers whatever the machine.
@@ -108,9 +108,10 @@ public static class DiagnosticCommands
                 return ExitCodes.Ok;
             }
             using var context = Accelerators.CreateContext(optimization: level);
-            using var acc = Accelerators.Create(context, CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!));
+            using var acc = Accelerators.Create(context, accelerator.ValueIn(parse));
             if (parse.GetValue(peer) == "cublas" && acc.AcceleratorType != AcceleratorType.Cuda)
                 throw new UsageException($"--peer cublas: cuBLAS is unavailable on the {Accelerators.Name(acc.AcceleratorType)} accelerator (it needs CUDA)");
+            CommonOptions.RequirePrecision(acc.Device, arithmetic);
             var schedule = Schedule.For(acc);
             if (parse.GetValue(groups) is { } g) schedule = schedule with { GroupsPerMultiprocessor = Math.Max(1, g) };
             if (parse.GetValue(version) is { } v)

@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
+using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Figures;
 using GpuAutoencoder.ModelFiles;
 using GpuAutoencoder.Training.IO;
@@ -14,11 +16,11 @@ namespace GpuAutoencoder.Cli;
 public static class FigureCommands
 {
     static Option<string> ModelOption() => new("--model", "-m") { Description = "Weights: safetensors or a torch.save .pth with PyTorch's key names (fc1.weight …), or an autoencoder gpuae exported to .onnx; the bottleneck is read from the shapes.", Required = true };
-    static Option<string> SplitOption() => new Option<string>("--split") { Description = "Which MNIST split to use.", DefaultValueFactory = _ => "test" }.AcceptOnlyFromAmong("test", "train");
+    static ChoiceOption<MnistSplit> SplitOption() => CommonOptions.Choice("--split", [], "Which MNIST split to use.", MnistSplit.Test, MnistSplit.Test, MnistSplit.Train);
     static Option<string> OutputOption() => new("--output", "-o") { Description = "Where to write the PNG.", Required = true };
 
     /// <summary>The options of every command that runs a model over a split.</summary>
-    sealed record ModelOptions(Option<string> Model, Option<string> Split, Option<string?> Data, Option<string> Accelerator)
+    sealed record ModelOptions(Option<string> Model, ChoiceOption<MnistSplit> Split, Option<string?> Data, ChoiceOption<AcceleratorKind> Accelerator)
     {
         public static ModelOptions AddTo(Command c)
         {
@@ -30,7 +32,7 @@ public static class FigureCommands
             return o;
         }
 
-        public InferenceSession Open(ParseResult p) => new(p.GetValue(Model)!, p.GetValue(Data), p.GetValue(Split)!, p.GetValue(Accelerator)!);
+        public InferenceSession Open(ParseResult p) => new(p.GetValue(Model)!, p.GetValue(Data), Split.ValueIn(p), Accelerator.ValueIn(p));
     }
 
     static void Action(Command c, Func<ParseResult, int> body) =>
@@ -83,27 +85,26 @@ public static class FigureCommands
     public static Command Denoise()
     {
         var (indices, count, output) = (IndicesOption(), CountOption(DenoiseCount), OutputOption());
-        var noise = new Option<string>("--noise") { Description = "uniform: + level·U[0,1) (the lab's); gaussian: + N(0, level²).", DefaultValueFactory = _ => "uniform" }
-            .AcceptOnlyFromAmong("uniform", "gaussian");
+        var noise = CommonOptions.Choice("--noise", [], "uniform: + level·U[0,1) (the lab's); gaussian: + N(0, level²).", NoiseKind.Uniform);
         var level = new Option<double?>("--level") { Description = "Noise level: the uniform noise's scale (default 1.0, the lab's) or the Gaussian's σ (default 0.3)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the noise.", DefaultValueFactory = _ => 0 };
         var c = new Command("denoise", "Add noise to images and draw input | noisy | output triples.") { indices, count, noise, level, seed, output };
         var m = ModelOptions.AddTo(c);
         Action(c, p =>
         {
-            var kind = p.GetValue(noise) == "gaussian" ? NoiseKind.Gaussian : NoiseKind.Uniform;
+            var kind = noise.ValueIn(p);
             double noiseLevel = p.GetValue(level) ?? DefaultLevel(kind);
             if (!double.IsFinite(noiseLevel) || noiseLevel < 0)
                 throw new UsageException($"--level: must be a finite number of 0 or more, got {noiseLevel}");
             using var s = m.Open(p);
-            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), kind, noiseLevel, p.GetValue(seed), p.GetValue(output)!);
+            WriteDenoising(s, Indices(p, indices, count, DenoiseCount, s.Set.Count), new NoiseSettings(kind, noiseLevel, p.GetValue(seed)), p.GetValue(output)!);
             return ExitCodes.Ok;
         });
         return c;
     }
 
-    internal static void WriteDenoising(InferenceSession s, IReadOnlyList<int> indices, NoiseKind kind, double level, ulong seed, string path) =>
-        Wrote(ImageGrid.Save, path, DigitFigures.Denoising(s.Model, s.Set, s.SplitName, indices, s.ModelName, kind, level, seed));
+    internal static void WriteDenoising(InferenceSession s, IReadOnlyList<int> indices, NoiseSettings noise, string path) =>
+        Wrote(ImageGrid.Save, path, DigitFigures.Denoising(s.Model, s.Set, s.SplitName, indices, s.ModelName, noise));
 
     public static double DefaultLevel(NoiseKind kind) => kind == NoiseKind.Uniform ? 1.0 : 0.3;
 

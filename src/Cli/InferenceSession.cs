@@ -23,21 +23,19 @@ public sealed class InferenceSession : IDisposable
     public string AcceleratorName { get; }
 
     /// <summary>Checks the model and the data before the accelerator is started, so bad input fails fast.</summary>
-    public InferenceSession(string modelPath, string? dataOption, string split, string acceleratorOption)
+    public InferenceSession(string modelPath, string? dataOption, MnistSplit split, AcceleratorKind acceleratorKind)
     {
         if (!File.Exists(modelPath)) throw new UsageException($"--model: no such file {modelPath}");
         var (layout, flat, _) = ModelFile.Load(modelPath);
-        (Set, _) = DataCommand.Load(dataOption, ParseSplit(split));
-        SplitName = split;
+        (Set, _) = DataCommand.Load(dataOption, split);
+        SplitName = CommonOptions.Spelling(split);
         ModelName = Path.GetFileName(modelPath);
         context = Accelerators.CreateContext();
-        accelerator = Accelerators.Create(context, CommonOptions.ParseAccelerator(acceleratorOption));
+        accelerator = Accelerators.Create(context, acceleratorKind);
         AcceleratorName = Accelerators.Name(accelerator.AcceleratorType);
         kernels = new DeviceKernels(accelerator);
         Model = new DeviceModel(kernels, layout, flat);
     }
-
-    public static MnistSplit ParseSplit(string split) => split == "train" ? MnistSplit.Train : MnistSplit.Test;
 
     (Evaluation Evaluation, float[] Codes)? evaluated;
 

@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using GpuAutoencoder.Kernels;
 using GpuAutoencoder.Training;
+using GpuAutoencoder.Training.Data;
 using GpuAutoencoder.Figures;
 using GpuAutoencoder.Training.IO;
 
@@ -25,26 +27,26 @@ public static class ReportCommand
         var c = new Command("report", "Write every figure for a finished run into its folder, with report.md embedding them.") { run, data, accelerator };
         c.SetAction(p => CommonOptions.Run(p.GetValue(CommonOptions.Verbose), () =>
         {
-            Write(p.GetValue(run)!, p.GetValue(data), p.GetValue(accelerator)!);
+            Write(p.GetValue(run)!, p.GetValue(data), accelerator.ValueIn(p));
             return ExitCodes.Ok;
         }));
         return c;
     }
 
-    static void Write(string dir, string? data, string accelerator)
+    static void Write(string dir, string? data, AcceleratorKind accelerator)
     {
         if (!Directory.Exists(dir)) throw new UsageException($"--run: folder {dir} does not exist");
         string P(string name) => Path.Combine(dir, name);
         if (!File.Exists(P(RunFolder.Model))) throw new UsageException($"--run: {dir} has no {RunFolder.Model}; is it a finished run?");
         var metrics = File.Exists(P(RunFolder.Metrics)) ? RunMetrics.Load(P(RunFolder.Metrics)) : null;
 
-        using var s = new InferenceSession(P(RunFolder.Model), data, "test", accelerator);
+        using var s = new InferenceSession(P(RunFolder.Model), data, MnistSplit.Test, accelerator);
         var summary = ModelSummary.Lines(s.Model.Layout.Architecture);
         AtomicFile.WriteAllText(P(SummaryText), string.Join("\n", summary) + "\n");
         FigureCommands.WriteSummary(summary, P(SummaryPng));
         FigureCommands.WriteReconstruction(s, [.. Enumerable.Range(0, Math.Min(FigureCommands.ReconstructCount, s.Set.Count))], P(Reconstruct));
         FigureCommands.WriteDenoising(s, [.. Enumerable.Range(0, Math.Min(FigureCommands.DenoiseCount, s.Set.Count))],
-            NoiseKind.Uniform, FigureCommands.DefaultLevel(NoiseKind.Uniform), 0, P(Denoise));
+            new NoiseSettings(NoiseKind.Uniform, FigureCommands.DefaultLevel(NoiseKind.Uniform), 0), P(Denoise));
         FigureCommands.WriteInterpolation(s, FigureCommands.ParsePairs(FigureCommands.DefaultPairs), FigureCommands.DefaultSteps, P(Interpolate));
         var evaluation = s.Evaluate(out _);
         AtomicFile.WriteAllText(P(EvaluateJson), FigureCommands.EvaluationJsonText(evaluation, s) + "\n");

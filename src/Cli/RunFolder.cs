@@ -159,19 +159,3 @@ public static class RunFolder
             throw new UsageException($"--resume: the run was trained on another dataset (SHA-256 {c.DatasetSha256}), but {dataDir} gives {set.Sha256}");
     }
 }
-
-/// <summary>How a train command relates to runs on disk: --resume, --checkpoint-every, --force, and which options were typed.</summary>
-public sealed record RunControl(string? Resume, int CheckpointEvery, bool Force, IReadOnlySet<string> Given)
-{
-    /// <summary>--precision as given (fp32 when it was not; <see cref="Given"/> tells the two apart).</summary>
-    public Precision Precision { get; init; } = Precision.Fp32;
-
-    public void Validate()
-    {
-        if (CheckpointEvery < 1) throw new UsageException($"--checkpoint-every: must be at least 1, got {CheckpointEvery}");
-        if (Resume == null) return;
-        foreach (var option in new[] { "--init", "--out", "--force" })
-            if (Given.Contains(option))
-                throw new UsageException($"{option}: cannot be combined with --resume, which continues the run in its own folder from its checkpoint");
-    }
-}

@@ -55,16 +55,17 @@ public static class TrainCommand
                 Shuffle = !parse.GetValue(noShuffle),
                 Limit = parse.GetValue(limit),
             };
-            if (options.Problem() is { } problem) throw new UsageException(problem);
             var given = command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet();
-            var run = new RunControl(parse.GetValue(resume), parse.GetValue(checkpointEvery), parse.GetValue(force), given)
-                { Precision = CommonOptions.ParsePrecision(parse.GetValue(precision)!) };
-            run.Validate();
+            var request = new TrainRequest(options, accelerator.ValueIn(parse), precision.ValueIn(parse), given)
+            {
+                Data = parse.GetValue(data), Init = parse.GetValue(init), Out = parse.GetValue(outDir), Save = parse.GetValue(save),
+                Plot = parse.GetValue(plot), Resume = parse.GetValue(resume), CheckpointEvery = parse.GetValue(checkpointEvery),
+                Force = parse.GetValue(force), Verbose = parse.GetValue(CommonOptions.Verbose),
+            };
+            request.Validate();
             // Before Train makes or locks a folder: a precision the accelerator cannot run leaves nothing behind.
-            Accelerators.RequirePrecision(CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!), run.Precision);
-            return Train(options, given.Contains(bottleneck.Name), CommonOptions.ParseAccelerator(parse.GetValue(accelerator)!),
-                parse.GetValue(data), parse.GetValue(init), parse.GetValue(outDir), parse.GetValue(save), parse.GetValue(plot),
-                parse.GetValue(CommonOptions.Verbose), run, TrainingProgress.For(parse.GetValue(noProgress)));
+            CommonOptions.RequirePrecision(request.Accelerator, request.Precision);
+            return Train(request, TrainingProgress.For(parse.GetValue(noProgress)));
         }));
         return command;
     }
@@ -76,113 +77,102 @@ public static class TrainCommand
     /// </summary>
     public const string StartPauseEnvVar = "GPUAE_FAULT_START_PAUSE_MS";
 
-    static int Train(TrainingOptions options, bool bottleneckGiven, AcceleratorKind kind, string? dataOption, string? initPath,
-        string? outOption, string? saveOption, string? plotOption, bool verbose, RunControl run, ITrainingProgress display)
+    static int Train(TrainRequest request, ITrainingProgress display)
     {
         // Registered first: a signal during data loading or kernel compilation stops the run at the
         // next step of its setup, which cleans up, instead of killing it with its folder half made.
         using var stop = new StopSignal();
-
-        // Where the run writes is checked before anything is created, and then locked against a second
-        // writer before anything in it is read, so that a refused run leaves nothing behind.
-        RunLock runLock;
-        if (run.Resume != null)
-        {
-            if (!Directory.Exists(run.Resume)) throw new UsageException($"--resume: folder {run.Resume} does not exist");
-            RunFolder.CheckOutputs(run.Resume, "--resume", saveOption, plotOption);
-            runLock = RunLock.Acquire(run.Resume, "--resume");
-        }
-        else if (outOption != null)
-        {
-            RunFolder.CheckOutputs(outOption, "--out", saveOption, plotOption);
-            runLock = RunLock.Acquire(outOption, "--out");
-        }
-        else
-        {
-            RunFolder.CheckOutputs(RunFolder.DefaultParent, "--out", saveOption, plotOption);
-            runLock = RunFolder.LockNew(RunFolder.DefaultParent, DateTime.Now);
-        }
-        using var held = runLock;
+        using var runLock = Lock(request);
         string outDir = runLock.Folder;
         if (int.TryParse(Environment.GetEnvironmentVariable(StartPauseEnvVar), out var pauseMs) && pauseMs > 0) Thread.Sleep(pauseMs);
 
         // Everything that can be wrong with the input is checked before any work starts, and before
         // the output folder is written to.
+        var (options, given) = (request.Options, request.Given);
         Checkpoint? resumed = null;
-        int checkpointEvery = run.CheckpointEvery;
-        var (precision, precisionNotice) = (run.Precision, (string?)null);
-        if (run.Resume != null)
+        int checkpointEvery = request.CheckpointEvery;
+        var (precision, precisionNotice) = (request.Precision, (string?)null);
+        if (request.Resume != null)
         {
-            (resumed, options) = RunFolder.Resume(run.Resume, options, run.Given);
-            if (!run.Given.Contains("--checkpoint-every")) checkpointEvery = resumed.CheckpointEvery;
-            (precision, precisionNotice) = RunFolder.ResumePrecision(resumed.Precision, run.Given.Contains("--precision") ? run.Precision : null);
-            try { Accelerators.RequirePrecision(kind, precision); }
+            (resumed, options) = RunFolder.Resume(request.Resume, options, given);
+            if (!given.Contains("--checkpoint-every")) checkpointEvery = resumed.CheckpointEvery;
+            (precision, precisionNotice) = RunFolder.ResumePrecision(resumed.Precision, given.Contains("--precision") ? request.Precision : null);
+            try { CommonOptions.RequirePrecision(request.Accelerator, precision); }
             catch (AcceleratorUnavailableException e)
             {
-                throw new UsageException($"--resume: the run in {run.Resume} trained at {Precisions.Name(precision)}, but {e.Message}; --precision fp32 continues it at fp32");
+                throw new UsageException($"--resume: the run in {request.Resume} trained at {Precisions.Name(precision)}, but {e.Message}; --precision fp32 continues it at fp32");
             }
         }
-        else RunFolder.RefuseExistingRun(outDir, run.Force);
+        else RunFolder.RefuseExistingRun(outDir, request.Force);
         float[]? initial = null;
-        if (initPath != null)
+        if (request.Init != null)
         {
-            (int bottleneck, initial) = LoadInit(initPath, bottleneckGiven ? options.Bottleneck : null);
+            (int bottleneck, initial) = LoadInit(request.Init, given.Contains("--bottleneck") ? options.Bottleneck : null);
             options = options with { Bottleneck = bottleneck };
         }
         if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
-        var (set, dataDir) = DataCommand.Load(dataOption, MnistSplit.Train);
-        if (options.Limit is { } n)
+        var data = TrainingData.Load(request.Data, options.Limit);
+        if (resumed != null) RunFolder.CheckDataset(resumed, data.Train, data.Dir);
+        var plan = new RunPlan(options, outDir, checkpointEvery, $"gpuae train --resume {outDir}")
         {
-            if (n > set.Count) throw new UsageException($"--limit: {n} is more than the {set.Count} images in {dataDir}");
-            set = set.Take(n);
-        }
-        if (resumed != null) RunFolder.CheckDataset(resumed, set, dataDir);
-        // The test MSE per epoch needs the test split; a folder holding only the training files still trains.
-        var test = Mnist.FileNames(MnistSplit.Test).All(f => Mnist.Find(dataDir, f) != null) ? Mnist.Load(dataDir, MnistSplit.Test) : null;
-        var layout = new ParameterLayout(new Architecture(options.Bottleneck));
-        initial ??= layout.Initialize(options.Seed);
-        string savePath = saveOption ?? Path.Combine(outDir, RunFolder.Model);
-        string plotPath = plotOption ?? Path.Combine(outDir, RunFolder.Plot);
+            Resumed = resumed, Initial = initial, InitPath = request.Init,
+            SavePath = request.Save ?? Path.Combine(outDir, RunFolder.Model), PlotPath = request.Plot ?? Path.Combine(outDir, RunFolder.Plot),
+            WriteOutputsCommand = $"gpuae train --resume {outDir}{request.OutputOptions}",
+        };
         if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
 
         using var context = Accelerators.CreateContext();
-        using var accelerator = Accelerators.Create(context, kind);
+        using var accelerator = Accelerators.Create(context, request.Accelerator);
         using var kernels = new DeviceKernels(accelerator, precision: precision);
-        string acceleratorName = Accelerators.Name(accelerator.AcceleratorType);
-        Console.WriteLine($"model: {string.Join("-", layout.Architecture.Widths)}, " +
-            $"{layout.Architecture.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
-        Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}, precision {Precisions.Name(precision)}");
-        if (precisionNotice != null) Console.WriteLine($"precision: {precisionNotice}");
-        Console.WriteLine($"data: {set.Count} images from {dataDir}; batch {options.BatchSize}, {options.Epochs} epochs; output in {outDir}");
-        if (resumed != null)
-            Console.WriteLine($"resuming: epoch {resumed.State.Epoch + 1}, batch {resumed.State.Batch}, step {resumed.State.Step}" +
-                (resumed.Accelerator == acceleratorName && resumed.Schedule == kernels.Schedule.Name ? ""
-                    : $"; it ran on {resumed.Accelerator} ({resumed.Schedule}), so the weights will not be bitwise those of an uninterrupted run"));
-        if (verbose)
+        Describe(plan, kernels, data, precisionNotice);
+        if (request.Verbose)
             Console.WriteLine($"  {accelerator.MaxNumThreads} threads, {accelerator.MaxNumThreadsPerGroup} per group, " +
                 $"{accelerator.MemorySize / (1 << 20)} MiB; available: {Accelerators.Describe(context)}");
 
-        int exit;
-        try
+        switch (new TrainingRun(kernels, plan, new TrainingRun.Hooks(stop, display)).Run(data.Train, data.Test))
         {
-            exit = RunTraining.Train(kernels, acceleratorName, set, test, options, initial, resumed, initPath, outDir, savePath, plotPath,
-                checkpointEvery, new RunTraining.Hooks(stop, display));
+            case RunOutcome.StoppedBeforeTraining: return StoppedBeforeTraining(outDir, resumed != null);
+            case RunOutcome.Interrupted: return ExitCodes.Interrupted;
+            case RunOutcome.Failed: return ExitCodes.Failure;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Training is done and checkpointed: a resume of the finished run trains nothing and writes these again.
-            var checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
-            var again = string.Join("", new[] { ("-s", saveOption), ("-p", plotOption) }.Where(o => o.Item2 != null).Select(o => $" {o.Item1} {o.Item2}"));
-            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}; " + (File.Exists(checkpointPath)
-                ? $"training finished, and its checkpoint after epoch {options.Epochs} is kept in {checkpointPath}; " +
-                  $"{(e is DiskFullException ? "once the disk has room, " : "")}write the outputs with: gpuae train --resume {outDir}{again}"
-                : "no checkpoint was written"));
-            return ExitCodes.Failure;
-        }
-        if (exit == RunTraining.Stopped) return StoppedBeforeTraining(outDir, resumed != null);
-        if (exit != ExitCodes.Ok) return exit;
-        Console.WriteLine($"wrote {savePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plotPath}");
+        Console.WriteLine($"wrote {plan.SavePath}, {Path.Combine(outDir, RunFolder.Metrics)}, {plan.PlotPath}");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Where the run writes is checked before anything is created, and then locked against a second
+    /// writer before anything in it is read, so that a refused run leaves nothing behind.
+    /// </summary>
+    static RunLock Lock(TrainRequest request)
+    {
+        if (request.Resume is { } resume)
+        {
+            if (!Directory.Exists(resume)) throw new UsageException($"--resume: folder {resume} does not exist");
+            RunFolder.CheckOutputs(resume, "--resume", request.Save, request.Plot);
+            return RunLock.Acquire(resume, "--resume");
+        }
+        if (request.Out is { } outDir)
+        {
+            RunFolder.CheckOutputs(outDir, "--out", request.Save, request.Plot);
+            return RunLock.Acquire(outDir, "--out");
+        }
+        RunFolder.CheckOutputs(RunFolder.DefaultParent, "--out", request.Save, request.Plot);
+        return RunFolder.LockNew(RunFolder.DefaultParent, DateTime.Now);
+    }
+
+    static void Describe(RunPlan plan, DeviceKernels kernels, TrainingData data, string? precisionNotice)
+    {
+        var (accelerator, architecture) = (kernels.Accelerator, new Architecture(plan.Options.Bottleneck));
+        string acceleratorName = Accelerators.Name(accelerator.AcceleratorType);
+        Console.WriteLine($"model: {string.Join("-", architecture.Widths)}, " +
+            $"{architecture.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters");
+        Console.WriteLine($"accelerator: {acceleratorName} ({accelerator.Name}), schedule {kernels.Schedule.Name}, precision {Precisions.Name(kernels.Precision)}");
+        if (precisionNotice != null) Console.WriteLine($"precision: {precisionNotice}");
+        Console.WriteLine($"data: {data.Train.Count} images from {data.Dir}; batch {plan.Options.BatchSize}, {plan.Options.Epochs} epochs; output in {plan.OutDir}");
+        if (plan.Resumed is { } resumed)
+            Console.WriteLine($"resuming: epoch {resumed.State.Epoch + 1}, batch {resumed.State.Batch}, step {resumed.State.Step}" +
+                (resumed.Accelerator == acceleratorName && resumed.Schedule == kernels.Schedule.Name ? ""
+                    : $"; it ran on {resumed.Accelerator} ({resumed.Schedule}), so the weights will not be bitwise those of an uninterrupted run"));
     }
 
     static int StoppedBeforeTraining(string outDir, bool resuming)

@@ -61,8 +61,9 @@ public static class DigitFigures
 
     /// <summary>Input | noisy | output triples, <paramref name="perRow"/> to a row.</summary>
     public static GridFigure Denoising(DeviceModel model, MnistSet set, string split, IReadOnlyList<int> indices, string modelName,
-        NoiseKind kind, double level, ulong seed, int perRow = 3)
+        NoiseSettings settings, int perRow = 3)
     {
+        var (kind, level, seed) = (settings.Kind, settings.Level, settings.Seed);
         var x = Images(set, indices);
         var noisy = Noise.Add(x, kind, level, seed);
         var y = model.Reconstruct(noisy);
@@ -91,8 +92,8 @@ public static class DigitFigures
     /// <summary>One row per pair: image A, the decoder's outputs at <paramref name="steps"/> evenly spaced points of the line from A's code to B's (both ends included), image B.</summary>
     public static GridFigure Interpolation(DeviceModel model, MnistSet set, string split, IReadOnlyList<(int A, int B)> pairs, string modelName, int steps = 8)
     {
-        if (steps < 2) throw new ArgumentException($"--steps: must be at least 2 (the two ends), got {steps}");
-        if (pairs.Count == 0) throw new ArgumentException("--pairs: no pairs given");
+        if (steps < 2) throw new ArgumentException($"steps: must be at least 2 (the two ends), got {steps}");
+        if (pairs.Count == 0) throw new ArgumentException("pairs: no pairs given");
         int z = model.Bottleneck;
         var ends = Images(set, pairs.SelectMany(p => new[] { p.A, p.B }).ToList());
         var codes = model.Encode(ends);

@@ -4,6 +4,9 @@ namespace GpuAutoencoder.Figures;
 
 public enum NoiseKind { Uniform, Gaussian }
 
+/// <summary>Which noise, how strong (the uniform's scale or the Gaussian's σ), and the seed it is drawn from.</summary>
+public sealed record NoiseSettings(NoiseKind Kind, double Level, ulong Seed);
+
 /// <summary>The corruption of the denoising figure, drawn from SplitMix64 so a seed gives the same noise everywhere.</summary>
 public static class Noise
 {
@@ -13,7 +16,7 @@ public static class Noise
     /// </summary>
     public static float[] Add(float[] images, NoiseKind kind, double level, ulong seed)
     {
-        if (!double.IsFinite(level) || level < 0) throw new ArgumentException($"--level: must be a finite number of 0 or more, got {level}");
+        if (!double.IsFinite(level) || level < 0) throw new ArgumentException($"level: must be a finite number of 0 or more, got {level}");
         var rng = new SplitMix64(seed);
         var noisy = new float[images.Length];
         for (int i = 0; i < images.Length; i++)

@@ -41,18 +41,6 @@ public static class Accelerators
         return device;
     }
 
-    /// <summary>
-    /// Refuses a precision the accelerator of <paramref name="kind"/> cannot run, before any accelerator is started,
-    /// so that a command can check it before it creates anything.
-    /// </summary>
-    /// <exception cref="AcceleratorUnavailableException">One line naming the accelerator.</exception>
-    public static void RequirePrecision(AcceleratorKind kind, Precision precision)
-    {
-        if (precision == Precision.Fp32) return;
-        using var context = CreateContext();
-        Precisions.Require(Find(context, kind), precision);
-    }
-
     /// <summary>"cuda (NVIDIA H200), cpu (CPU)": what this machine offers, for error messages and --verbose.</summary>
     public static string Describe(Context context) =>
         string.Join(", ", context.Devices.Select(d => $"{Name(d.AcceleratorType)} ({d.Name})"));

@@ -25,7 +25,7 @@ public static class Precisions
     };
 
     /// <summary>
-    /// Why <paramref name="device"/> cannot run <paramref name="precision"/>, as one line naming it, or null when it can.
+    /// Why <paramref name="device"/> cannot run <paramref name="precision"/>, as one line naming the precision and the device, or null when it can.
     /// TF32 needs mma.sync on tf32 operands, which PTX has only from compute capability 8.0; OpenCL and the CPU
     /// accelerator have no way to reach tensor cores at all. Callers refuse; nothing falls back to fp32 silently.
     /// </summary>
@@ -34,11 +34,11 @@ public static class Precisions
         if (precision == Precision.Fp32) return null;
         string what = $"{Accelerators.Name(device.AcceleratorType)} accelerator ({device.Name})";
         if (device is not CudaDevice cuda)
-            return $"--precision tf32: the {what} has no TF32 tensor cores; TF32 needs CUDA with compute capability 8.0 or higher";
+            return $"tf32: the {what} has no TF32 tensor cores; TF32 needs CUDA with compute capability 8.0 or higher";
         if (cuda.Architecture is not { } arch)
-            return $"--precision tf32: the {what} reports no compute capability, so TF32 cannot be relied on";
+            return $"tf32: the {what} reports no compute capability, so TF32 cannot be relied on";
         if (arch.Major < 8)
-            return $"--precision tf32: the {what} has compute capability {arch.Major}.{arch.Minor}; TF32 needs 8.0 or higher";
+            return $"tf32: the {what} has compute capability {arch.Major}.{arch.Minor}; TF32 needs 8.0 or higher";
         return null;
     }
 

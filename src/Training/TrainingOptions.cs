@@ -20,17 +20,20 @@ public sealed record TrainingOptions
 
     public double LearningRateAt(int epoch) => LearningRate * Math.Pow(Gamma, epoch);
 
-    /// <summary>The first value that cannot train, as "--option: what is wrong", or null when every value can.</summary>
-    public string? Problem()
+    /// <summary>The first value that cannot train, as the property that holds it and what is wrong with it, or null when every value can.</summary>
+    public (string Field, string Problem)? Invalid()
     {
-        if (Epochs < 0) return $"--epochs: must be 0 or more, got {Epochs}";
-        if (BatchSize < 1) return $"--batch: must be at least 1, got {BatchSize}";
-        if (Bottleneck < 1) return $"--bottleneck: must be at least 1, got {Bottleneck}";
-        if (!(double.IsFinite(LearningRate) && LearningRate > 0)) return $"--lr: must be a finite number above 0, got {LearningRate}";
-        if (!(double.IsFinite(Gamma) && Gamma > 0)) return $"--gamma: must be a finite number above 0, got {Gamma}";
-        if (Limit is < 1) return $"--limit: must be at least 1, got {Limit}";
+        if (Epochs < 0) return (nameof(Epochs), $"must be 0 or more, got {Epochs}");
+        if (BatchSize < 1) return (nameof(BatchSize), $"must be at least 1, got {BatchSize}");
+        if (Bottleneck < 1) return (nameof(Bottleneck), $"must be at least 1, got {Bottleneck}");
+        if (!(double.IsFinite(LearningRate) && LearningRate > 0)) return (nameof(LearningRate), $"must be a finite number above 0, got {LearningRate}");
+        if (!(double.IsFinite(Gamma) && Gamma > 0)) return (nameof(Gamma), $"must be a finite number above 0, got {Gamma}");
+        if (Limit is < 1) return (nameof(Limit), $"must be at least 1, got {Limit}");
         return null;
     }
+
+    /// <summary><see cref="Invalid"/> as one line, "Field: what is wrong", or null.</summary>
+    public string? Problem() => Invalid() is { } p ? $"{p.Field}: {p.Problem}" : null;
 
     /// <summary>For code handed options that the CLI or a checkpoint reader has already checked with
     /// <see cref="Problem"/>: a value that cannot train here is a bug, so this throws ArgumentException.</summary>

@@ -93,15 +93,12 @@ public sealed record SweepSettings(
     [property: JsonPropertyName("images")] int Images,
     [property: JsonPropertyName("dataset_sha256")] string DatasetSha256)
 {
-    /// <summary>The first difference from <paramref name="earlier"/> as (option, this value, earlier value), or null.</summary>
-    public (string Option, string Value, string Earlier)? Contradiction(SweepSettings earlier)
-    {
-        static string S(object o) => Convert.ToString(o, CultureInfo.InvariantCulture)!;
-        if (Epochs != earlier.Epochs) return ("--epochs", S(Epochs), S(earlier.Epochs));
-        if (Gamma != earlier.Gamma) return ("--gamma", S(Gamma), S(earlier.Gamma));
-        if (Shuffle != earlier.Shuffle) return ("--no-shuffle", Shuffle ? "off" : "on", earlier.Shuffle ? "off" : "on");
-        if (Images != earlier.Images) return ("--limit", $"{Images} images", $"{earlier.Images} images");
-        if (DatasetSha256 != earlier.DatasetSha256) return ("--data", $"data set SHA-256 {DatasetSha256}", $"SHA-256 {earlier.DatasetSha256}");
-        return null;
-    }
+    /// <summary>The first property that differs from <paramref name="earlier"/>'s, by name, or null.</summary>
+    public string? FirstDifference(SweepSettings earlier) =>
+        Epochs != earlier.Epochs ? nameof(Epochs)
+        : Gamma != earlier.Gamma ? nameof(Gamma)
+        : Shuffle != earlier.Shuffle ? nameof(Shuffle)
+        : Images != earlier.Images ? nameof(Images)
+        : DatasetSha256 != earlier.DatasetSha256 ? nameof(DatasetSha256)
+        : null;
 }
