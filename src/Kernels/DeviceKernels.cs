@@ -38,8 +38,27 @@ public sealed class DeviceKernels : IDisposable
 
     /// <exception cref="AcceleratorUnavailableException">The accelerator cannot run <paramref name="precision"/>; never a silent fallback.</exception>
     public DeviceKernels(Accelerator accelerator, Schedule? schedule = null, Precision precision = Precision.Fp32)
+        : this(accelerator, schedule, precision, emulateTf32: false)
     {
-        Precisions.Require(accelerator.Device, precision);
+    }
+
+    /// <summary>
+    /// The GPU schedule at <see cref="Precision.Tf32"/> on ILGPU's CPU accelerator, the tensor core's mma
+    /// emulated (<see cref="Tf32MmaEmulation"/>), so that tests can run the whole TF32 kernel without a
+    /// GPU. The accelerator's warps must be 32 lanes wide, as the mma's, and its groups hold
+    /// <see cref="MatmulTf32.GroupSize"/> threads.
+    /// </summary>
+    internal static DeviceKernels EmulatingTf32(Accelerator accelerator)
+    {
+        if (accelerator.AcceleratorType != AcceleratorType.CPU || accelerator.WarpSize != Tf32Fragment.WarpSize
+            || accelerator.MaxNumThreadsPerGroup < MatmulTf32.GroupSize)
+            throw new ArgumentException($"the TF32 emulation needs the CPU accelerator with {Tf32Fragment.WarpSize}-lane warps and groups of {MatmulTf32.GroupSize}", nameof(accelerator));
+        return new DeviceKernels(accelerator, Schedule.Gpu, Precision.Tf32, emulateTf32: true);
+    }
+
+    DeviceKernels(Accelerator accelerator, Schedule? schedule, Precision precision, bool emulateTf32)
+    {
+        if (!emulateTf32) Precisions.Require(accelerator.Device, precision);
         Accelerator = accelerator;
         Schedule = schedule ?? Schedule.For(accelerator);
         Precision = precision;
@@ -57,7 +76,9 @@ public sealed class DeviceKernels : IDisposable
         tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTiled.Kernel);
         mseRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(ElementwiseKernels.MseSigmoidBackwardRowPerGroup);
         if (precision == Precision.Tf32)
-            tf32 = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel);
+            tf32 = emulateTf32
+                ? accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<EmulatedMma>)
+                : accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<TensorCoreMma>);
         rowLoss = new ScratchBuffer(accelerator);
         columnPartials = new ScratchBuffer(accelerator);
         splitPartials = new ScratchBuffer(accelerator);
@@ -90,16 +111,9 @@ public sealed class DeviceKernels : IDisposable
         if (chosen == MatmulVersion.Blocked && !BlockedOperandsFit(shape, a, b, n, k))
             chosen = MatmulVersion.Naive;
         var s = StridedProduct.For(shape, m, n, k);
-        // Operand sizes by shape: Forward X[m,k]·W[n,k]ᵀ, BackwardInput dY[m,n]·W[n,k], BackwardWeight dY[m,n]ᵀ·X[m,k].
-        var (aLength, bLength) = shape switch
-        {
-            MatmulShape.Forward => ((long)m * k, (long)n * k),
-            MatmulShape.BackwardInput => ((long)m * n, (long)n * k),
-            _ => ((long)m * n, (long)m * k),
-        };
         RequireSizes(m, n, k);
-        Require(a.Length, aLength, "a");
-        Require(b.Length, bLength, "b");
+        Require(a.Length, s.ALength, "a");
+        Require(b.Length, s.BLength, "b");
         Require(c.Length, (long)s.Rows * s.Cols, "c");
         Require(aux.Length, epilogue.Kind switch
         {
@@ -128,40 +142,38 @@ public sealed class DeviceKernels : IDisposable
         return chosen;
     }
 
-    void LaunchTiled(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
-    {
-        int tiles = CeilDiv(s.Rows, MatmulTiled.Tile) * CeilDiv(s.Cols, MatmulTiled.Tile);
-        int splits = SplitCount(tiles, s.Depth);
-        int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTiled.Depth) * MatmulTiled.Depth;
-        splits = CeilDiv(s.Depth, depthPerSplit);
-        var grid = new Index3D(CeilDiv(s.Cols, MatmulTiled.Tile), CeilDiv(s.Rows, MatmulTiled.Tile), splits);
-        var group = new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1);
-        if (splits == 1)
-        {
-            tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
-            return;
-        }
-        var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
-        int threads = Threads(s.Rows * s.Cols);
-        sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
-    }
+    void LaunchTiled(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue) =>
+        LaunchSplitK(tiled, MatmulTiled.Tile, MatmulTiled.Tile, MatmulTiled.Depth,
+            new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1), s, a, b, c, aux, epilogue);
 
-    void LaunchTf32(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    void LaunchTf32(StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue) =>
+        LaunchSplitK(tf32!, MatmulTf32.TileRows, MatmulTf32.TileCols, MatmulTf32.SlabDepth,
+            new Index3D(MatmulTf32.GroupSize, 1, 1), s, a, b, c, aux, epilogue);
+
+    /// <summary>
+    /// Launches a shared-memory product over a grid of (column tiles, row tiles, depth splits). Each split
+    /// covers a multiple of <paramref name="depthStep"/>; with more than one, the kernel writes one raw
+    /// slab per split and <see cref="ElementwiseKernels.SumSlabs"/> adds them in a fixed order and applies
+    /// the epilogue.
+    /// </summary>
+    void LaunchSplitK(Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int> kernel,
+        int tileRows, int tileCols, int depthStep, Index3D group,
+        StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
-        int tiles = CeilDiv(s.Rows, MatmulTf32.TileRows) * CeilDiv(s.Cols, MatmulTf32.TileCols);
+        int tiles = CeilDiv(s.Rows, tileRows) * CeilDiv(s.Cols, tileCols);
+        if (tiles == 0) return;
         int splits = SplitCount(tiles, s.Depth);
-        int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTf32.Depth) * MatmulTf32.Depth;
-        splits = CeilDiv(s.Depth, depthPerSplit);
-        var grid = new Index3D(CeilDiv(s.Cols, MatmulTf32.TileCols), CeilDiv(s.Rows, MatmulTf32.TileRows), splits);
-        var group = new Index3D(MatmulTf32.GroupSize, 1, 1);
+        // A depth of zero still needs one split, to write the epilogue of an empty sum.
+        int depthPerSplit = Math.Max(depthStep, CeilDiv(CeilDiv(s.Depth, splits), depthStep) * depthStep);
+        splits = Math.Max(1, CeilDiv(s.Depth, depthPerSplit));
+        var grid = new Index3D(CeilDiv(s.Cols, tileCols), CeilDiv(s.Rows, tileRows), splits);
         if (splits == 1)
         {
-            tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            kernel((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        kernel((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
         int threads = Threads(s.Rows * s.Cols);
         sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }
