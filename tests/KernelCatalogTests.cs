@@ -11,7 +11,7 @@ public class KernelCatalogTests
 {
     // accelerator.LoadAutoGroupedStreamKernel<Index1D, ...>(ElementwiseKernels.Adam) and the like,
     // with or without a specialisation after the method.
-    static readonly Regex KernelLoad = new(@"\.(Load\w*Kernel)\s*<.*?>\s*\(\s*(\w+)\.(\w+)\s*[,)]", RegexOptions.Singleline);
+    static readonly Regex KernelLoad = new(@"\.(Load\w*Kernel)\s*<.*?>\s*\(\s*(\w+)\.(\w+)\s*(?:<\w+>)?\s*[,)]", RegexOptions.Singleline);
 
     [Test]
     public void ListsEveryKernelTheSourcesLoadWithItsGrouping()

@@ -54,6 +54,21 @@ public class LauncherBoundsTests
     }
 
     [Test]
+    public void TheOperandLengthsOfEachShapeAreItsMatrices()
+    {
+        // Forward X[m,k]·W[n,k]ᵀ, BackwardInput dY[m,n]·W[n,k], BackwardWeight dY[m,n]ᵀ·X[m,k]; empty ones included.
+        foreach (var (m, n, k) in new[] { (7, 5, 9), (1, 1, 1), (3, 0, 4), (0, 2, 6), (4, 3, 0), (2048, 784, 392) })
+        {
+            var forward = StridedProduct.For(MatmulShape.Forward, m, n, k);
+            var input = StridedProduct.For(MatmulShape.BackwardInput, m, n, k);
+            var weight = StridedProduct.For(MatmulShape.BackwardWeight, m, n, k);
+            Assert.That((forward.ALength, forward.BLength), Is.EqualTo(((long)m * k, (long)n * k)), $"Forward {m}x{n}x{k}");
+            Assert.That((input.ALength, input.BLength), Is.EqualTo(((long)m * n, (long)n * k)), $"BackwardInput {m}x{n}x{k}");
+            Assert.That((weight.ALength, weight.BLength), Is.EqualTo(((long)m * n, (long)m * k)), $"BackwardWeight {m}x{n}x{k}");
+        }
+    }
+
+    [Test]
     public void ElementwiseLaunchersRefuseShortViews()
     {
         const int rows = 6, cols = 11;

@@ -22,7 +22,20 @@ public static class TestAccelerator
         return (context, accelerator, new DeviceKernels(accelerator, Schedule.Gpu));
     });
 
+    // Warps of 32 lanes, as the tensor core's mma has, and groups of MatmulTf32.GroupSize: the TF32 kernel
+    // runs here whole, with its mma emulated.
+    static readonly Lazy<(Context Context, Accelerator Accelerator, DeviceKernels Kernels)> tf32 = new(() =>
+    {
+        var context = Accelerators.CreateContext(
+            new ILGPU.Runtime.CPU.CPUDevice(Tf32Fragment.WarpSize, MatmulTf32.GroupSize / Tf32Fragment.WarpSize, 1));
+        var accelerator = Accelerators.Create(context, AcceleratorKind.Cpu);
+        return (context, accelerator, DeviceKernels.EmulatingTf32(accelerator));
+    });
+
     public static Accelerator Cpu => cpu.Value.Accelerator;
+
+    /// <summary>The GPU schedule at TF32, the mma emulated, on a CPU device with 32-lane warps.</summary>
+    public static DeviceKernels EmulatedTf32 => tf32.Value.Kernels;
 
     /// <summary>The GPU schedule on a CPU device whose groups hold a whole tile's threads.</summary>
     public static DeviceKernels WideGpuSchedule => wide.Value.Kernels;

@@ -105,7 +105,7 @@ public static class SelfTest
     /// taken at its largest element: a bound no correct kernel exceeds, and far below the error of a
     /// fragment put in the wrong place, which is of the order of Σ|aᵢ·bᵢ| itself.
     /// </summary>
-    static double Tf32Tolerance(MatmulShape shape, float[] a, float[] b, int m, int n, int k, int depth)
+    internal static double Tf32Tolerance(MatmulShape shape, float[] a, float[] b, int m, int n, int k, int depth)
     {
         float[] absA = a.Select(MathF.Abs).ToArray(), absB = b.Select(MathF.Abs).ToArray();
         var magnitudes = shape switch

@@ -56,8 +56,27 @@ public sealed class DeviceKernels : IDisposable
 
     /// <exception cref="AcceleratorUnavailableException">The accelerator cannot run <paramref name="precision"/>; never a silent fallback.</exception>
     public DeviceKernels(Accelerator accelerator, Schedule? schedule = null, Precision precision = Precision.Fp32)
+        : this(accelerator, schedule, precision, emulateTf32: false)
     {
-        Precisions.Require(accelerator.Device, precision);
+    }
+
+    /// <summary>
+    /// The GPU schedule at <see cref="Precision.Tf32"/> on ILGPU's CPU accelerator, the tensor core's mma
+    /// emulated (<see cref="Tf32MmaEmulation"/>), so that tests can run the whole TF32 kernel without a
+    /// GPU. The accelerator's warps must be 32 lanes wide, as the mma's, and its groups hold
+    /// <see cref="MatmulTf32.GroupSize"/> threads.
+    /// </summary>
+    internal static DeviceKernels EmulatingTf32(Accelerator accelerator)
+    {
+        if (accelerator.AcceleratorType != AcceleratorType.CPU || accelerator.WarpSize != Tf32Fragment.WarpSize
+            || accelerator.MaxNumThreadsPerGroup < MatmulTf32.GroupSize)
+            throw new ArgumentException($"the TF32 emulation needs the CPU accelerator with {Tf32Fragment.WarpSize}-lane warps and groups of {MatmulTf32.GroupSize}", nameof(accelerator));
+        return new DeviceKernels(accelerator, Schedule.Gpu, Precision.Tf32, emulateTf32: true);
+    }
+
+    DeviceKernels(Accelerator accelerator, Schedule? schedule, Precision precision, bool emulateTf32)
+    {
+        if (!emulateTf32) Precisions.Require(accelerator.Device, precision);
         Accelerator = accelerator;
         Schedule = schedule ?? Schedule.For(accelerator);
         Precision = precision;
@@ -78,7 +97,9 @@ public sealed class DeviceKernels : IDisposable
         lossRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float>(LossKernels.RowPerGroup);
         columnSumsGrouped = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int>(ColumnSumKernels.Grouped);
         if (precision == Precision.Tf32)
-            tf32 = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel);
+            tf32 = emulateTf32
+                ? accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<EmulatedMma>)
+                : accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<TensorCoreMma>);
         rowLoss = new ScratchBuffer<float>(accelerator);
         columnPartials = new ScratchBuffer<float>(accelerator);
         splitPartials = new ScratchBuffer<float>(accelerator);
@@ -134,16 +155,9 @@ public sealed class DeviceKernels : IDisposable
                 ? Math.Min(s.Rows, s.Cols) <= MatmulSkinny.MaxCols ? MatmulVersion.Skinny : chosen
                 : s.Depth <= MatmulSkinny.MaxCols ? MatmulVersion.Naive
                 : s.Cols <= MatmulSkinny.MaxCols && s.AsP == 1 ? MatmulVersion.Skinny : chosen;
-        // Operand sizes by shape: Forward X[m,k]·W[n,k]ᵀ, BackwardInput dY[m,n]·W[n,k], BackwardWeight dY[m,n]ᵀ·X[m,k].
-        var (aLength, bLength) = shape switch
-        {
-            MatmulShape.Forward => ((long)m * k, (long)n * k),
-            MatmulShape.BackwardInput => ((long)m * n, (long)n * k),
-            _ => ((long)m * n, (long)m * k),
-        };
         RequireSizes(m, n, k);
-        Require(a.Length, aLength, "a");
-        Require(b.Length, bLength, "b");
+        Require(a.Length, s.ALength, "a");
+        Require(b.Length, s.BLength, "b");
         Require(c.Length, (long)s.Rows * s.Cols, "c");
         Require(aux.Length, epilogue.Kind switch
         {
@@ -207,39 +221,49 @@ public sealed class DeviceKernels : IDisposable
 
     void LaunchTiled(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
-        int tiles = CeilDiv(s.Rows, MatmulTiled.Tile) * CeilDiv(s.Cols, MatmulTiled.Tile);
-        int splits = SplitCount(tiles, s.Depth);
-        int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTiled.Depth) * MatmulTiled.Depth;
-        splits = CeilDiv(s.Depth, depthPerSplit);
-        var grid = new Index3D(CeilDiv(s.Cols, MatmulTiled.Tile), CeilDiv(s.Rows, MatmulTiled.Tile), splits);
-        var group = new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1);
-        bool run = Enqueues("matmul v3 tiled", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
-        if (splits == 1)
-        {
-            if (run) tiled((grid, group), a, b, c, aux, s, epilogue, depthPerSplit, AlignedStarts(a, b));
-            return;
-        }
-        var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        if (run) tiled((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit, AlignedStarts(a, b));
-        SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
+        int alignedStarts = AlignedStarts(a, b);
+        LaunchSplitK(TiledTiling, shape, s, c, aux, epilogue,
+            (config, output, depthPerSplit) => tiled(config, a, b, output, aux, s, epilogue, depthPerSplit, alignedStarts));
     }
 
-    void LaunchTf32(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
+    void LaunchTf32(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue) =>
+        LaunchSplitK(Tf32Tiling, shape, s, c, aux, epilogue,
+            (config, output, depthPerSplit) => tf32!(config, a, b, output, aux, s, epilogue, depthPerSplit));
+
+    /// <summary>How a shared-memory product covers C: its tile, the depth its splits come in multiples of, its group.</summary>
+    readonly record struct SplitKTiling(string Name, int TileRows, int TileCols, int DepthStep, Index3D Group);
+
+    static readonly SplitKTiling TiledTiling = new("matmul v3 tiled", MatmulTiled.Tile, MatmulTiled.Tile, MatmulTiled.Depth,
+        new Index3D(MatmulTiled.ThreadsPerSide, MatmulTiled.ThreadsPerSide, 1));
+    static readonly SplitKTiling Tf32Tiling = new("matmul v4 tf32", MatmulTf32.TileRows, MatmulTf32.TileCols, MatmulTf32.SlabDepth,
+        new Index3D(MatmulTf32.GroupSize, 1, 1));
+
+    /// <summary>
+    /// Launches a shared-memory product over a grid of (column tiles, row tiles, depth splits), for
+    /// both precisions. Each split covers a multiple of the tiling's depth step; with more than one,
+    /// <paramref name="launch"/> writes one raw slab per split and <see cref="SumSlabs"/> adds them in a
+    /// fixed order and applies the epilogue. <paramref name="launch"/> gets the output (C or the slabs)
+    /// and the depth of a split.
+    /// </summary>
+    void LaunchSplitK(SplitKTiling tiling, MatmulShape shape, StridedProduct s, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue,
+        Action<KernelConfig, ArrayView<float>, int> launch)
     {
-        int tiles = CeilDiv(s.Rows, MatmulTf32.TileRows) * CeilDiv(s.Cols, MatmulTf32.TileCols);
+        int tiles = CeilDiv(s.Rows, tiling.TileRows) * CeilDiv(s.Cols, tiling.TileCols);
+        if (tiles == 0) return;
         int splits = SplitCount(tiles, s.Depth);
-        int depthPerSplit = CeilDiv(CeilDiv(s.Depth, splits), MatmulTf32.Depth) * MatmulTf32.Depth;
-        splits = CeilDiv(s.Depth, depthPerSplit);
-        var grid = new Index3D(CeilDiv(s.Cols, MatmulTf32.TileCols), CeilDiv(s.Rows, MatmulTf32.TileRows), splits);
-        var group = new Index3D(MatmulTf32.GroupSize, 1, 1);
-        bool run = Enqueues("matmul v4 tf32", shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
+        // A depth of zero still needs one split, to write the epilogue of an empty sum.
+        int depthPerSplit = Math.Max(tiling.DepthStep, CeilDiv(CeilDiv(s.Depth, splits), tiling.DepthStep) * tiling.DepthStep);
+        splits = Math.Max(1, CeilDiv(s.Depth, depthPerSplit));
+        var grid = new Index3D(CeilDiv(s.Cols, tiling.TileCols), CeilDiv(s.Rows, tiling.TileRows), splits);
+        var group = tiling.Group;
+        bool run = Enqueues(tiling.Name, shape, (long)grid.Size * group.Size, group.Size, ProductFlop(s), ProductBytes(s, epilogue, splits), s.Rows, s.Cols, s.Depth);
         if (splits == 1)
         {
-            if (run) tf32!((grid, group), a, b, c, aux, s, epilogue, depthPerSplit);
+            if (run) launch((grid, group), c, depthPerSplit);
             return;
         }
         var slabs = splitPartials.Get(splits * s.Rows * s.Cols);
-        if (run) tf32!((grid, group), a, b, slabs, aux, s, epilogue, depthPerSplit);
+        if (run) launch((grid, group), slabs, depthPerSplit);
         SumSlabs(shape, slabs, splits, s, c, aux, epilogue);
     }
 

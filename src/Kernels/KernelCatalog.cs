@@ -14,16 +14,24 @@ public enum KernelGrouping
 /// <summary>
 /// One kernel the product loads on CUDA. <see cref="GroupSize"/> is the number of threads per group
 /// its launcher asks for, or null where ILGPU chooses it (<see cref="KernelGrouping.Implicit"/>);
-/// <see cref="Specialization"/> is the one it is loaded with, where it is loaded with one.
+/// <see cref="Specialization"/> is the one it is loaded with, where it is loaded with one;
+/// <see cref="TypeArgument"/> closes a generic kernel as CUDA loads it.
 /// </summary>
 public sealed record CatalogedKernel(Type Type, string MethodName, KernelGrouping Grouping, int? GroupSize, bool IsMatrixProduct,
-    KernelSpecialization? Specialization = null)
+    KernelSpecialization? Specialization = null, Type? TypeArgument = null)
 {
     /// <summary>Type.Method, unique across the catalogue; names the kernel in reports and file names.</summary>
     public string Name => $"{Type.Name}.{MethodName}";
 
-    public MethodInfo Method => Type.GetMethod(MethodName, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
-        ?? throw new InvalidOperationException($"{Name} is not a static method");
+    public MethodInfo Method
+    {
+        get
+        {
+            var method = Type.GetMethod(MethodName, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
+                ?? throw new InvalidOperationException($"{Name} is not a static method");
+            return TypeArgument is { } argument ? method.MakeGenericMethod(argument) : method;
+        }
+    }
 }
 
 /// <summary>
@@ -40,8 +48,8 @@ public static class KernelCatalog
         new(typeof(MatmulBlocked), nameof(MatmulBlocked.BackwardInput), KernelGrouping.Implicit, null, true),
         new(typeof(MatmulBlocked), nameof(MatmulBlocked.BackwardWeight), KernelGrouping.Implicit, null, true),
         new(typeof(MatmulTiled), nameof(MatmulTiled.Kernel), KernelGrouping.Explicit, MatmulTiled.GroupSize, true),
-        // Loaded only at Precision.Tf32.
-        new(typeof(MatmulTf32), nameof(MatmulTf32.Kernel), KernelGrouping.Explicit, MatmulTf32.GroupSize, true),
+        // Loaded only at Precision.Tf32; on CUDA with the tensor cores' mma (the emulated one is the CPU's).
+        new(typeof(MatmulTf32), nameof(MatmulTf32.Kernel), KernelGrouping.Explicit, MatmulTf32.GroupSize, true, TypeArgument: typeof(TensorCoreMma)),
         new(typeof(MatmulSkinny), nameof(MatmulSkinny.NarrowOutput), KernelGrouping.Explicit, MatmulSkinny.GroupSize, true),
         new(typeof(MatmulSkinny), nameof(MatmulSkinny.WeightGradient), KernelGrouping.Explicit, MatmulSkinny.GroupSize, true),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.GatherBatch), KernelGrouping.Implicit, null, false),
