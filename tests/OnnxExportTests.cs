@@ -160,7 +160,7 @@ public class OnnxExportTests
         var encoder = Export(path, "encoder");
         var r = Gpuae.Run("evaluate", "--model", encoder, "--accelerator", "cpu", "--data", _dir);
         Assert.That(r.Exit, Is.EqualTo(ExitCodes.BadInput), r.ToString());
-        Assert.That(r.ErrLines, Is.EqualTo(new[] { "gpuae: encoder.onnx: holds only the encoder; evaluate and the figures need the whole autoencoder (export with --part autoencoder)" }));
+        Assert.That(r.ErrLines, Is.EqualTo(new[] { "gpuae: encoder.onnx: holds only the encoder; evaluate and the figures need the whole autoencoder (the part an export writes by default)" }));
 
         // Another producer's graph, even with the same weights and wiring.
         var proto = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Export(path, "autoencoder")));

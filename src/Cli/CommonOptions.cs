@@ -66,7 +66,7 @@ public static class CommonOptions
         }
         catch (Exception e) when (IsBadInput(e))
         {
-            Console.Error.WriteLine($"gpuae: {e.Message}");
+            Console.Error.WriteLine($"gpuae: {e.Message}{OptionNames.Remedy(e)}");
             if (verbose) Console.Error.WriteLine(e);
             return ExitCodes.BadInput;
         }
@@ -83,7 +83,7 @@ public static class CommonOptions
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}");
+            Console.Error.WriteLine($"gpuae: error: {e.Message.ReplaceLineEndings(" ")}{OptionNames.Remedy(e)}");
             if (verbose) Console.Error.WriteLine(e);
             return ExitCodes.Failure;
         }

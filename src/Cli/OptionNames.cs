@@ -27,6 +27,17 @@ public static class OptionNames
         _ => throw new ArgumentOutOfRangeException(nameof(field), field, "no option sets this field"),
     };
 
+    /// <summary>
+    /// What the user can change for a failure the libraries report by what happened, in the flags
+    /// that change it; empty where no option helps.
+    /// </summary>
+    public static string Remedy(Exception e) => e switch
+    {
+        DeviceMemoryException => "; try a smaller --batch or --limit",
+        NonFiniteLossException => " (is --lr too high?)",
+        _ => "",
+    };
+
     /// <summary>The first setting in which <paramref name="now"/> contradicts <paramref name="earlier"/>, as (option, this value, earlier value), or null.</summary>
     public static (string Option, string Value, string Earlier)? Contradiction(SweepSettings now, SweepSettings earlier)
     {

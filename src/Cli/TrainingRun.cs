@@ -100,7 +100,7 @@ public sealed class TrainingRun(DeviceKernels kernels, RunPlan plan, TrainingRun
         }
         catch (NonFiniteLossException e)
         {
-            display.Note($"gpuae: error: {e.Message}; " + (kept != null
+            display.Note($"gpuae: error: {e.Message}{OptionNames.Remedy(e)}; " + (kept != null
                 ? $"the last good checkpoint ({kept}) is kept in {CheckpointPath}"
                 : "no checkpoint had been written yet"));
             return RunOutcome.Failed;

@@ -41,7 +41,7 @@ public static class OnnxModelReader
         if (missing.Count > 0)
             throw Error(file, $"lacks the metadata {string.Join(", ", missing)} that every gpuae export has, so it is cut short or not gpuae's");
         if (part != "autoencoder")
-            throw Error(file, $"holds only the {part}; evaluate and the figures need the whole autoencoder (export with --part autoencoder)");
+            throw Error(file, $"holds only the {part}; evaluate and the figures need the whole autoencoder (the part an export writes by default)");
         var graph = model.Graph ?? throw Error(file, "has no graph");
 
         var tensors = new Dictionary<string, Tensor>();

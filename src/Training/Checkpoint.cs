@@ -121,7 +121,7 @@ public sealed record Checkpoint(
         var flats = Prefixes.Select(prefix => layout.FromTensors(tensors, what => Error(what), prefix)).ToArray();
         int images = Parse<int>("images");
         if (images < 1 || options.Limit is { } limit && images > limit)
-            throw Error($"metadata images is {images}, which no run with --limit {options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "unset"} trains on");
+            throw Error($"metadata images is {images}, which no run limited to {options.Limit?.ToString(CultureInfo.InvariantCulture) ?? "no"} images trains on");
         int batches = (int)((images + (long)options.BatchSize - 1) / options.BatchSize);
         int batch = NonNegative("batch");
         if (batch >= batches)

@@ -85,7 +85,7 @@ public sealed class DeviceTrainer : IDisposable
             Dispose();
             throw new DeviceMemoryException(
                 $"out of memory on {Accelerators.Name(accelerator.AcceleratorType)} ({accelerator.Name}): training {imageCount} images " +
-                $"in batches of {rows} needs {needed:N0} bytes on the device ({e.Message.ReplaceLineEndings(" ")}); try a smaller --batch or --limit", e);
+                $"in batches of {rows} needs {needed:N0} bytes on the device ({e.Message.ReplaceLineEndings(" ")})", e);
         }
     }
 
