@@ -50,7 +50,7 @@ public class LauncherBoundsTests
         using var c = TestAccelerator.Poisoned(cLen);
         var cView = c.View.SubView(0, Len("c", cLen));
         foreach (var version in Enum.GetValues<MatmulVersion>().Where(v => v != MatmulVersion.Tiled))
-            Refused(c, () => Kernels.Matmul(shape, a.View, b.View, cView, aux.View, m, n, k, epilogue, version), shortOne);
+            Refused(c, () => Kernels.Matmul(shape, new(a.View, b.View, cView, aux.View), new(m, n, k), epilogue, version), shortOne);
     }
 
     [Test]

@@ -37,7 +37,7 @@ public class MatmulTests
                     using var dw = acc.Allocate1D(w);
                     using var db = acc.Allocate1D(b);
                     using var y = TestAccelerator.Poisoned(m * n);
-                    var ran = kernels.Matmul(shape, dx.View, dw.View, y.View, db.View, m, n, k, Epilogue.Bias(act), version);
+                    var ran = kernels.Matmul(shape, new(dx.View, dw.View, y.View, db.View), new(m, n, k), Epilogue.Bias(act), version);
                     Compare.Close(y.GetAsArray1D(), MatmulReference.Forward(x, w, b, m, n, k, act), Tolerance(k), 1e-4, $"{shape} {ran} {act}");
                     AssertVersion(version, ran, shape, n, k);
                 }
@@ -52,7 +52,7 @@ public class MatmulTests
                     using var dw = acc.Allocate1D(w);
                     using var dh = acc.Allocate1D(h);
                     using var dx = TestAccelerator.Poisoned(m * k);
-                    var ran = kernels.Matmul(shape, ddy.View, dw.View, dx.View, dh.View, m, n, k, masked ? Epilogue.ReluMask : Epilogue.None, version);
+                    var ran = kernels.Matmul(shape, new(ddy.View, dw.View, dx.View, dh.View), new(m, n, k), masked ? Epilogue.ReluMask : Epilogue.None, version);
                     Compare.Close(dx.GetAsArray1D(), MatmulReference.BackwardInput(dy, w, masked ? h : null, m, n, k), Tolerance(n), 1e-4, $"{shape} {ran} mask={masked}");
                     AssertVersion(version, ran, shape, n, k);
                 }
@@ -63,7 +63,7 @@ public class MatmulTests
                     using var ddy = acc.Allocate1D(dy);
                     using var dx = acc.Allocate1D(x);
                     using var dw = TestAccelerator.Poisoned(n * k);
-                    var ran = kernels.Matmul(shape, ddy.View, dx.View, dw.View, dw.View, m, n, k, Epilogue.None, version);
+                    var ran = kernels.Matmul(shape, new(ddy.View, dx.View, dw.View, dw.View), new(m, n, k), Epilogue.None, version);
                     Compare.Close(dw.GetAsArray1D(), MatmulReference.BackwardWeight(dy, x, m, n, k), Tolerance(m), 1e-4, $"{shape} {ran}");
                     AssertVersion(version, ran, shape, n, k);
                     break;

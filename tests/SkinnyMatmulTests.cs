@@ -55,7 +55,7 @@ public class SkinnyMatmulTests
         for (int run = 0; run < 2; run++)
         {
             using var c = TestAccelerator.Poisoned(outputs, acc);
-            var ran = Kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue);
+            var ran = Kernels.Matmul(shape, new(da.View, db.View, c.View, dAux.View), new(m, n, k), epilogue);
             Assert.That(ran, Is.EqualTo(expectedVersion));
             Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"run {run + 1}: {shape} v{(int)ran}");
         }
@@ -82,7 +82,7 @@ public class SkinnyMatmulTests
             bool fused;
             try
             {
-                fused = Kernels.LinearBackwardWeightAndBias(ddy.View, dx.View, dw.View, dbias.View, m, n, k);
+                fused = Kernels.LinearBackwardWeightAndBias(ddy.View, dx.View, dw.View, dbias.View, new(m, n, k));
             }
             finally
             {
@@ -106,7 +106,7 @@ public class SkinnyMatmulTests
     public void AskingForVersionFiveByNumberIsRefused()
     {
         using var v = TestAccelerator.Poisoned(64, Kernels.Accelerator);
-        Assert.Throws<ArgumentException>(() => Kernels.Matmul(MatmulShape.Forward, v.View, v.View, v.View, v.View, 2, 2, 2, Epilogue.None, MatmulVersion.Skinny));
+        Assert.Throws<ArgumentException>(() => Kernels.Matmul(MatmulShape.Forward, new(v.View, v.View, v.View, v.View), new(2, 2, 2), Epilogue.None, MatmulVersion.Skinny));
     }
 
     [Test]
@@ -117,7 +117,7 @@ public class SkinnyMatmulTests
         using var x = kernels.Accelerator.Allocate1D(Compare.Random(TestSeed.Random(), 16 * 4));
         using var dw = TestAccelerator.Poisoned(8 * 4);
         using var db = TestAccelerator.Poisoned(8);
-        Assert.That(kernels.LinearBackwardWeightAndBias(dy.View, x.View, dw.View, db.View, 16, 8, 4), Is.False);
+        Assert.That(kernels.LinearBackwardWeightAndBias(dy.View, x.View, dw.View, db.View, new(16, 8, 4)), Is.False);
         Assert.That(db.GetAsArray1D(), Is.All.NaN, "a bias gradient it did not compute is not written");
     }
 }

@@ -240,7 +240,7 @@ public class Tf32KernelTests
         using var db = acc.Allocate1D(b);
         using var dAux = acc.Allocate1D(aux);
         using var c = TestAccelerator.Poisoned(rows * cols, acc);
-        var ran = kernels.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, k, epilogue);
+        var ran = kernels.Matmul(shape, new(da.View, db.View, c.View, dAux.View), new(m, n, k), epilogue);
         Assert.That(ran, Is.EqualTo(MatmulVersion.Tf32));
         Compare.Close(c.GetAsArray1D(), expected, SelfTest.Tf32Tolerance(shape, a, b, m, n, k, depth), 0, $"tf32 {shape} {act}");
     }
@@ -258,7 +258,7 @@ public class Tf32KernelTests
         using var w = acc.Allocate1D(Enumerable.Repeat(1f, n * k).ToArray());
         using var bias = acc.Allocate1D(new float[n]);
         using var y = TestAccelerator.Poisoned(m * n, acc);
-        kernels.LinearForward(x.View, w.View, bias.View, y.View, m, n, k, Activation.Identity);
+        kernels.LinearForward(x.View, w.View, bias.View, y.View, new(m, n, k), Activation.Identity);
         Assert.That(y.GetAsArray1D(), Is.All.EqualTo(3 * (1f + MathF.Pow(2, -10))));
     }
 }

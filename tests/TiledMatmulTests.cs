@@ -65,8 +65,8 @@ public class TiledMatmulTests
         using var db = acc.Allocate1D(new float[operandOffset].Concat(other).ToArray());
         using var dAux = acc.Allocate1D(aux);
         using var c = TestAccelerator.Poisoned(rows * cols, acc);
-        var ran = kernels.Matmul(shape, da.View.SubView(operandOffset, dyOrX.Length), db.View.SubView(operandOffset, other.Length), c.View, dAux.View,
-            m, n, k, epilogue, version);
+        var ran = kernels.Matmul(shape, new(da.View.SubView(operandOffset, dyOrX.Length), db.View.SubView(operandOffset, other.Length), c.View, dAux.View),
+            new(m, n, k), epilogue, version);
         Assert.That(ran, Is.EqualTo(version));
         int depth = shape switch { MatmulShape.Forward => k, MatmulShape.BackwardInput => n, _ => m };
         Compare.Close(c.GetAsArray1D(), expected, 1e-6 * (depth + 8), 1e-4, $"tiled {shape} {act}");

@@ -85,13 +85,13 @@ public static class CublasPeer
             var products = new (string Name, MatmulShape Shape, int Rows, int Cols, Action Ours, Action Cublas)[]
             {
                 ($"{layer.Name} forward", MatmulShape.Forward, m, n,
-                    () => kernels.LinearForward(x.View, w.View, bias.View, ours.View, m, n, k, Activation.Identity),
+                    () => kernels.LinearForward(x.View, w.View, bias.View, ours.View, new(m, n, k), Activation.Identity),
                     () => blas.Gemm(CuBlasOperation.Transpose, CuBlasOperation.NonTranspose, n, m, k, 1f, w.View, k, x.View, k, 0f, theirs.View, n)),
                 ($"{layer.Name} weight grad", MatmulShape.BackwardWeight, n, k,
-                    () => kernels.LinearBackwardWeight(dy.View, x.View, ours.View, m, n, k),
+                    () => kernels.LinearBackwardWeight(dy.View, x.View, ours.View, new(m, n, k)),
                     () => blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.Transpose, k, n, m, 1f, x.View, k, dy.View, n, 0f, theirs.View, k)),
                 ($"{layer.Name} input grad", MatmulShape.BackwardInput, m, k,
-                    () => kernels.LinearBackwardInput(dy.View, w.View, null, ours.View, m, n, k),
+                    () => kernels.LinearBackwardInput(dy.View, w.View, null, ours.View, new(m, n, k)),
                     () => blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, k, m, n, 1f, w.View, k, dy.View, n, 0f, theirs.View, k)),
             };
             foreach (var p in products)

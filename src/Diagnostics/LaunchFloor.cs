@@ -57,9 +57,11 @@ public static class LaunchFloor
     /// <summary>What one launch costs the stream on its own, whatever its work.</summary>
     public const double LaunchOverhead = 3e-6;
 
+    /// <param name="costs">What the floor charges for work and for each launch; the H200's (<see cref="LaunchCosts.H200"/>) when null.</param>
     public static LaunchFloorTable Describe(Accelerator accelerator, Schedule schedule, DeviceShape device, int batch = 2048, int bottleneck = 8,
-        double peakFlops = H200Fp32, double bandwidth = H200Bandwidth, double launchSeconds = LaunchOverhead)
+        LaunchCosts? costs = null)
     {
+        var (peakFlops, bandwidth, launchSeconds) = costs ?? LaunchCosts.H200;
         var recorder = new LaunchRecorder { Execute = false };
         using var kernels = new DeviceKernels(accelerator, schedule) { Shape = device, Recorder = recorder };
         var layout = new ParameterLayout(new Architecture(bottleneck));

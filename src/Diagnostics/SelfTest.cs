@@ -88,7 +88,7 @@ public static class SelfTest
         using var db = k.Transfers.Allocate(b);
         using var dAux = k.Transfers.Allocate(aux);
         using var c = Validation.Poisoned(acc, outputs);
-        var ran = k.Matmul(shape, da.View, db.View, c.View, dAux.View, m, n, kk, epilogue, version);
+        var ran = k.Matmul(shape, new(da.View, db.View, c.View, dAux.View), new(m, n, kk), epilogue, version);
         double atol = ran == MatmulVersion.Tf32 ? Tf32Tolerance(shape, a, b, m, n, kk, depth) : 1e-6 * (depth + 8);
         return Row($"matmul {shape} v{(int)ran} {ran.ToString().ToLowerInvariant()}", k, $"{m}x{n}x{kk}",
             Validation.Compare(k.Transfers.Download(c), expected, atol, 1e-4));
@@ -145,7 +145,7 @@ public static class SelfTest
         using var dx = k.Transfers.Allocate(x);
         using var dw = Validation.Poisoned(k.Accelerator, n * kk);
         using var db = Validation.Poisoned(k.Accelerator, n);
-        bool fused = k.LinearBackwardWeightAndBias(ddy.View, dx.View, dw.View, db.View, m, n, kk);
+        bool fused = k.LinearBackwardWeightAndBias(ddy.View, dx.View, dw.View, db.View, new(m, n, kk));
         if (!fused) k.ColumnSums(ddy.View, m, n, db.View);
         double atol = k.Precision == Precision.Tf32 && !fused ? Tf32Tolerance(MatmulShape.BackwardWeight, dy, x, m, n, kk, m) : 1e-6 * (m + 8);
         return Row(fused ? "weight + bias gradient, one launch" : "weight gradient, then bias", k, $"{m}x{n}x{kk}",

@@ -109,38 +109,39 @@ public sealed class DeviceKernels : IDisposable
 
     /// <summary>Y[M,N] = act(X[M,K]·W[N,K]ᵀ + b).</summary>
     public MatmulVersion LinearForward(ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y,
-        int m, int n, int k, Activation activation) =>
-        Matmul(MatmulShape.Forward, x, w, y, bias, m, n, k, Epilogue.Bias(activation));
+        MatmulSizes sizes, Activation activation) =>
+        Matmul(MatmulShape.Forward, new(x, w, y, bias), sizes, Epilogue.Bias(activation));
 
     /// <summary>dX[M,K] = dY[M,N]·W[N,K], zeroed where <paramref name="reluOutput"/> (the layer input, [M,K]) is not positive; no mask when it is null.</summary>
     public MatmulVersion LinearBackwardInput(ArrayView<float> dy, ArrayView<float> w, ArrayView<float>? reluOutput,
-        ArrayView<float> dx, int m, int n, int k) =>
-        Matmul(MatmulShape.BackwardInput, dy, w, dx, reluOutput ?? noAux.View, m, n, k,
+        ArrayView<float> dx, MatmulSizes sizes) =>
+        Matmul(MatmulShape.BackwardInput, new(dy, w, dx, reluOutput ?? noAux.View), sizes,
             reluOutput.HasValue ? Epilogue.ReluMask : Epilogue.None);
 
     /// <summary>dW[N,K] = dY[M,N]ᵀ·X[M,K].</summary>
-    public MatmulVersion LinearBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, int m, int n, int k) =>
-        Matmul(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None);
+    public MatmulVersion LinearBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, MatmulSizes sizes) =>
+        Matmul(MatmulShape.BackwardWeight, new(dy, x, dw, noAux.View), sizes, Epilogue.None);
 
     /// <summary>
     /// dW[N,K] = dY[M,N]ᵀ·X[M,K], and db[N] = Σ_rows dY in the same launch where the product's
     /// kernel does both (the GPU schedule's version 5, at the bottleneck). Returns whether db was
     /// written; when it was not, the caller sums it (<see cref="ColumnSums(int, float, ReadOnlySpan{ColumnSumJob})"/>).
     /// </summary>
-    public bool LinearBackwardWeightAndBias(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, ArrayView<float> db, int m, int n, int k)
+    public bool LinearBackwardWeightAndBias(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> dw, ArrayView<float> db, MatmulSizes sizes)
     {
-        Require(db.Length, n, nameof(db));
-        return Product(MatmulShape.BackwardWeight, dy, x, dw, noAux.View, m, n, k, Epilogue.None, null, db).BiasWritten;
+        Require(db.Length, sizes.N, nameof(db));
+        return Product(MatmulShape.BackwardWeight, new(dy, x, dw, noAux.View), sizes, Epilogue.None, null, db).BiasWritten;
     }
 
     /// <summary>Runs one matrix product with the fastest version this schedule and these operands allow, and says which ran.</summary>
-    public MatmulVersion Matmul(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version = null) =>
-        Product(shape, a, b, c, aux, m, n, k, epilogue, version, null).Version;
+    public MatmulVersion Matmul(MatmulShape shape, MatmulOperands operands, MatmulSizes sizes, Epilogue epilogue, MatmulVersion? version = null) =>
+        Product(shape, operands, sizes, epilogue, version, null).Version;
 
-    (MatmulVersion Version, bool BiasWritten) Product(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue, MatmulVersion? version, ArrayView<float>? bias)
+    (MatmulVersion Version, bool BiasWritten) Product(MatmulShape shape, MatmulOperands operands, MatmulSizes sizes,
+        Epilogue epilogue, MatmulVersion? version, ArrayView<float>? bias)
     {
+        var (a, b, c, aux) = operands;
+        var (m, n, k) = sizes;
         var chosen = version ?? (Precision == Precision.Tf32 ? MatmulVersion.Tf32 : Schedule.Matmul);
         // The tiled version needs a whole 16×16 group; the blocked one needs Float4-aligned rows.
         if (chosen == MatmulVersion.Tiled && Shape.MaxGroupSize < MatmulTiled.GroupSize)
@@ -192,7 +193,7 @@ public sealed class DeviceKernels : IDisposable
                 break;
             default:
                 if (Enqueues("matmul v2 blocked", shape, BlockedThreads(shape, m, n, k), 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
-                    LaunchBlocked(shape, a, b, c, aux, m, n, k, epilogue);
+                    LaunchBlocked(shape, operands, sizes, epilogue);
                 break;
         }
         return (chosen, false);
@@ -285,9 +286,10 @@ public sealed class DeviceKernels : IDisposable
         Math.Clamp(CeilDiv(Schedule.GroupsPerMultiprocessor * Shape.Multiprocessors, tiles),
             1, Math.Max(1, depth / 128));
 
-    void LaunchBlocked(MatmulShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        ArrayView<float> aux, int m, int n, int k, Epilogue epilogue)
+    void LaunchBlocked(MatmulShape shape, MatmulOperands operands, MatmulSizes sizes, Epilogue epilogue)
     {
+        var (a, b, c, aux) = operands;
+        var (m, n, k) = sizes;
         var a4 = a.Cast<Float4>();
         var b4 = b.Cast<Float4>();
         switch (shape)
@@ -449,15 +451,15 @@ public sealed class DeviceKernels : IDisposable
     /// Records a launch made outside these kernels (Adam's step table loads its own) and says
     /// whether it should run: false while a recorder that does not execute is attached.
     /// </summary>
-    public bool Enqueues(string kernel, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1) =>
-        Enqueues(kernel, null, threads, groupSize, flop, bytes, d0, d1, d2);
+    /// <param name="dims">The problem's sizes, one to three, as <see cref="KernelLaunch.Shape"/> shows them.</param>
+    public bool Enqueues(string kernel, long threads, int groupSize, double flop, double bytes, params ReadOnlySpan<int> dims) =>
+        Enqueues(kernel, null, threads, groupSize, flop, bytes, dims);
 
-    bool Enqueues(string kernel, MatmulShape? product, long threads, int groupSize, double flop, double bytes, int d0, int d1 = -1, int d2 = -1)
+    bool Enqueues(string kernel, MatmulShape? product, long threads, int groupSize, double flop, double bytes, params ReadOnlySpan<int> dims)
     {
         if (Recorder is { } recorder)
         {
-            string dims = d2 >= 0 ? $"{d0}×{d1}×{d2}" : d1 >= 0 ? $"{d0}×{d1}" : $"{d0}";
-            recorder.Add(new KernelLaunch(product is { } p ? $"{kernel} ({p})" : kernel, dims, threads, groupSize, flop, bytes));
+            recorder.Add(new KernelLaunch(product is { } p ? $"{kernel} ({p})" : kernel, string.Join("×", dims.ToArray()), threads, groupSize, flop, bytes));
             if (!recorder.Execute) return false;
         }
         if (Shape.MaxGroupSize > Accelerator.MaxNumThreadsPerGroup)

@@ -25,7 +25,7 @@ internal static class DeviceLayers
         {
             var s = layout.Slots[l];
             kernels.LinearForward(Rows(activations[l], rows, s.Spec.Inputs), Weight(parameters, s), Bias(parameters, s),
-                Rows(activations[l + 1], rows, s.Spec.Outputs), rows, s.Spec.Outputs, s.Spec.Inputs, s.Spec.Activation);
+                Rows(activations[l + 1], rows, s.Spec.Outputs), new(rows, s.Spec.Outputs, s.Spec.Inputs), s.Spec.Activation);
         }
     }
 }

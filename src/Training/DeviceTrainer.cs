@@ -240,11 +240,11 @@ public sealed class DeviceTrainer : IDisposable
             var (outputs, inputs) = (s.Spec.Outputs, s.Spec.Inputs);
             var delta = Rows(deltas[l], rows, outputs);
             var input = Rows(activations[l], rows, inputs);
-            if (!kernels.LinearBackwardWeightAndBias(delta, input, Weight(g, s), Bias(g, s), rows, outputs, inputs))
+            if (!kernels.LinearBackwardWeightAndBias(delta, input, Weight(g, s), Bias(g, s), new(rows, outputs, inputs)))
                 biasJobs[pending++] = new ColumnSumJob(delta, outputs, Bias(g, s));
             // Every layer but the first feeds from a ReLU, whose mask is applied in the same kernel.
             if (l > 0)
-                kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), rows, outputs, inputs);
+                kernels.LinearBackwardInput(delta, Weight(p, s), input, Rows(deltas[l - 1], rows, inputs), new(rows, outputs, inputs));
         }
         for (int first = 0; first < pending; first += DeviceKernels.MaxColumnSumJobs)
             kernels.ColumnSums(rows, 1f, biasJobs.AsSpan(first, Math.Min(DeviceKernels.MaxColumnSumJobs, pending - first)));
