@@ -205,7 +205,14 @@ public static class MatmulTf32
         }
 
         // Both layouts are spelled out, each with constant steps, behind one branch that is the same for the whole group.
-        public readonly Slab16 Fetch(ArrayView<float> x) => depthContiguous ? Fetch(x.SubView(at), true) : Fetch(x.SubView(at), false);
+        // A thread whose first element lies past the operand's end loads nothing (its other elements lie
+        // further out still), but a view may not start there: ILGPU checks that on the CPU accelerator,
+        // where the failed check ends the thread and leaves its warp waiting at the next barrier.
+        public readonly Slab16 Fetch(ArrayView<float> x)
+        {
+            var mine = x.SubView(at < x.Length ? at : 0);
+            return depthContiguous ? Fetch(mine, true) : Fetch(mine, false);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         readonly Slab16 Fetch(ArrayView<float> x, bool contiguous) => new()
