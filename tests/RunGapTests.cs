@@ -185,7 +185,7 @@ public class RunGapTests
             new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1), memoryBudget: budget).Dispose());
         var message = e!.Message;
         Assert.That(message, Does.Not.Contain("\n").And.StartWith("out of memory on cpu (").And.Contain($"training {count} images in batches of 128")
-            .And.Contain($"the budget is {budget:N0} bytes").And.EndWith("try a smaller --batch or --limit"));
+            .And.Contain($"the budget is {budget:N0} bytes").And.Not.Contain("--"));
         var needed = long.Parse(Regex.Match(message, @"needs ([\d,]+) bytes").Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
         // At least the dataset, the three parameter-sized buffers of Adam and the gradients, and a batch's input.
         Assert.That(needed, Is.GreaterThanOrEqualTo(count * 784L + 4L * 4 * layout.Architecture.ParameterCount + 4L * 128 * 784));
@@ -197,7 +197,7 @@ public class RunGapTests
         try { exit = CommonOptions.Run(false, () => { using var t = new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1), budget); return 0; }); }
         finally { Console.SetError(stderr); }
         Assert.That(exit, Is.EqualTo(ExitCodes.BadInput));
-        Assert.That(error.ToString(), Is.EqualTo($"gpuae: {message}{Environment.NewLine}"));
+        Assert.That(error.ToString(), Is.EqualTo($"gpuae: {message}; try a smaller --batch or --limit{Environment.NewLine}"));
 
         // The budget is what decides: with what the trainer needs, it fits and trains.
         using var fits = new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1), memoryBudget: needed);
