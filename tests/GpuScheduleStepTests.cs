@@ -16,11 +16,7 @@ public class GpuScheduleStepTests
     public void OneGpuScheduleStepMatchesReferenceAndRepeats()
     {
         const int rows = 37;
-        var layout = new ParameterLayout(new Architecture());
-        var rng = TestSeed.Random();
-        var images = TestImages.Synthetic(rows, rng.Next());
-        var initial = layout.Initialize((ulong)rng.NextInt64());
-        var options = new TrainingOptions { BatchSize = rows, Shuffle = false, Epochs = 1 };
+        var (layout, images, initial, options) = OneBatch.Draw(rows);
         var (refLoss, refGrads) = new ReferenceModel(layout, initial).LossAndGradients(ReferenceModel.Scale(images, 0, rows), rows);
         double gradScale = refGrads.Max(Math.Abs);
 

@@ -47,11 +47,7 @@ public class LaunchFloorTests
     public void RecordingAStepChangesNoResultAndListsWhatRan()
     {
         const int rows = 37;
-        var layout = new ParameterLayout(new Architecture());
-        var rng = TestSeed.Random();
-        var images = TestImages.Synthetic(rows, rng.Next());
-        var initial = layout.Initialize((ulong)rng.NextInt64());
-        var options = new TrainingOptions { BatchSize = rows, Shuffle = false, Epochs = 1 };
+        var (layout, images, initial, options) = OneBatch.Draw(rows);
         float[] Train(LaunchRecorder? recorder)
         {
             using var kernels = new DeviceKernels(TestAccelerator.Cpu, Schedule.Cpu) { Recorder = recorder };

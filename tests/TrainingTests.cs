@@ -46,11 +46,7 @@ public class TrainingTests
     [TestCase(64, 5)]
     public void OneTrainingStepMatchesReference(int rows, int bottleneck)
     {
-        var layout = new ParameterLayout(new Architecture(bottleneck));
-        var rng = TestSeed.Random();
-        var images = TestImages.Synthetic(rows, rng.Next());
-        var initial = layout.Initialize((ulong)rng.NextInt64());
-        var options = new TrainingOptions { BatchSize = rows, Bottleneck = bottleneck, Shuffle = false, Epochs = 1 };
+        var (layout, images, initial, options) = OneBatch.Draw(rows, bottleneck);
 
         using var trainer = new DeviceTrainer(TestAccelerator.Kernels(Schedule.Cpu), layout, images, rows, options, initial);
         var epoch = trainer.TrainEpoch(0);
