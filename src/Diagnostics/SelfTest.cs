@@ -27,7 +27,7 @@ public static class SelfTest
         {
             using var tf32 = new DeviceKernels(accelerator, Schedule.Gpu, Precision.Tf32);
             foreach (var row in Rows(tf32, rng))
-                yield return row.Passed ? row : row with { Detail = $"{row.Detail}(inputs drawn from seed {seed})" };
+                yield return Seeded(row, seed);
             yield break;
         }
         // The tiled schedule needs whole 16×16 groups, which the fast CPU device does not have.
@@ -38,9 +38,13 @@ public static class SelfTest
         {
             using var kernels = new DeviceKernels(accelerator, schedule);
             foreach (var row in Rows(kernels, rng))
-                yield return row.Passed ? row : row with { Detail = $"{row.Detail}(inputs drawn from seed {seed})" };
+                yield return Seeded(row, seed);
         }
     }
+
+    /// <summary>A failed row's detail ends with the seed its inputs came from, on a line of its own.</summary>
+    static SelfTestRow Seeded(SelfTestRow row, int seed) =>
+        row.Passed ? row : row with { Detail = $"{row.Detail}(inputs drawn from seed {seed})\n" };
 
     /// <summary>
     /// The rows of one schedule: every kernel with exactly the launch shapes and matrix-product
