@@ -71,4 +71,37 @@ public class ElementwiseTests(Schedule schedule)
         Kernels.GatherBatch(di.View, dp.View, first, rows, pixels, x.View);
         Compare.Close(x.GetAsArray1D(), ElementwiseReference.GatherBatch(images, perm, first, rows, pixels), 0, 1e-7, "batch");
     }
+
+    /// <summary>
+    /// Training's gather reads which batch from a device-side cursor, and the end of a batch keeps its
+    /// loss at the cursor and moves it on, wrapping after the epoch's last batch: three batches of 5
+    /// images of 7 pixels and a partial one of 2, then the first again.
+    /// </summary>
+    [Test]
+    public void TheBatchCursorWalksAnEpochAndWraps()
+    {
+        const int batchSize = 5, pixels = 7, count = 17, batches = 4;
+        var rng = TestSeed.Random();
+        var images = new byte[count * pixels];
+        rng.NextBytes(images);
+        var perm = Enumerable.Range(0, count).OrderBy(_ => rng.Next()).ToArray();
+        float[] losses = Compare.Random(rng, batches + 1, 0f, 1f);
+        using var di = Kernels.Accelerator.Allocate1D(images);
+        using var dp = Kernels.Accelerator.Allocate1D(perm);
+        using var cursor = Kernels.Accelerator.Allocate1D<int>(1);
+        cursor.MemSetToZero();
+        using var kept = TestAccelerator.Poisoned(batches);
+        for (int step = 0; step <= batches; step++)
+        {
+            int b = step % batches, rows = Math.Min(batchSize, count - b * batchSize);
+            using var x = TestAccelerator.Poisoned(rows * pixels);
+            using var loss = Kernels.Accelerator.Allocate1D(new[] { losses[step] });
+            Kernels.GatherBatch(di.View, dp.View, cursor.View, batchSize, rows, pixels, x.View);
+            Compare.Close(x.GetAsArray1D(), ElementwiseReference.GatherBatch(images, perm, b * batchSize, rows, pixels), 0, 1e-7, $"batch {b} at step {step}");
+            Kernels.EndBatch(loss.View, kept.View, cursor.View, batches);
+            Assert.That(cursor.GetAsArray1D()[0], Is.EqualTo((b + 1) % batches), $"cursor after step {step}");
+            Assert.That(kept.GetAsArray1D()[b], Is.EqualTo(losses[step]), $"loss of step {step}");
+        }
+        Assert.That(kept.GetAsArray1D(), Is.EqualTo(new[] { losses[4], losses[1], losses[2], losses[3] }), "each batch's last loss, in its place");
+    }
 }

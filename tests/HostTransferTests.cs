@@ -51,14 +51,13 @@ public class HostTransferTests
     {
         const int count = 300, batch = 128;
         using var trainer = Trainer(count, batch, shuffle: true);
-        using var loss = Kernels.Accelerator.Allocate1D<float>(1);
         // Adam's step scalars go up before the steps, as TrainEpoch does beside the permutation.
         trainer.PrepareSteps(1e-3);
         var before = Kernels.Transfers.Count;
         // Whole batches and the partial last one, through the step training runs.
         for (int first = 0; first < count; first += batch)
-            trainer.TrainStep(first, Math.Min(batch, count - first), loss.View, 1e-3);
-        Kernels.Accelerator.Synchronize();
+            trainer.TrainBatch(Math.Min(batch, count - first), 1e-3);
+        Kernels.Stream.Synchronize();
         Assert.That(Kernels.Transfers.Count - before, Is.EqualTo(default(TransferCount)), "copies inside the training step");
     }
 

@@ -21,6 +21,9 @@ public sealed record RunPlan(TrainingOptions Options, string OutDir, int Checkpo
     public string SavePath { get; init; } = Path.Combine(OutDir, RunFolder.Model);
     public string PlotPath { get; init; } = Path.Combine(OutDir, RunFolder.Plot);
 
+    /// <summary>Whether each step is captured once and replayed as a CUDA graph where the accelerator allows (<see cref="DeviceTrainer.ReplaySteps"/>).</summary>
+    public bool ReplaySteps { get; init; } = true;
+
     /// <summary>What writes the outputs again when only their write failed; by default <see cref="ResumeCommand"/>.</summary>
     public string? WriteOutputsCommand { get; init; }
 }

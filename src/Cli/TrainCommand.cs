@@ -35,12 +35,13 @@ public static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Write OUT/checkpoint.safetensors every N epochs (and after the last). Default: 1, or the resumed run's.", DefaultValueFactory = _ => 1 };
         var force = new Option<bool>("--force") { Description = "Overwrite a run already in --out." };
         var precision = CommonOptions.Precision();
+        var noGraphs = new Option<bool>("--no-graphs") { Description = "Launch every kernel of every step instead of replaying a step captured once as a CUDA graph (for comparison; the weights are the same)." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Plain progress lines instead of the live bar (the default when stderr is not a terminal)." };
 
         var command = new Command("train", "Train the autoencoder on MNIST and write model.safetensors, metrics.json and loss.png.")
         {
             accelerator, epochs, batch, bottleneck, lr, gamma, seed, data, limit, noShuffle, init, outDir, save, plot,
-            resume, checkpointEvery, force, noProgress, precision,
+            resume, checkpointEvery, force, noProgress, precision, noGraphs,
         };
         command.SetAction(parse => CommonOptions.Run(parse.GetValue(CommonOptions.Verbose), () =>
         {
@@ -60,7 +61,7 @@ public static class TrainCommand
             {
                 Data = parse.GetValue(data), Init = parse.GetValue(init), Out = parse.GetValue(outDir), Save = parse.GetValue(save),
                 Plot = parse.GetValue(plot), Resume = parse.GetValue(resume), CheckpointEvery = parse.GetValue(checkpointEvery),
-                Force = parse.GetValue(force), Verbose = parse.GetValue(CommonOptions.Verbose),
+                Force = parse.GetValue(force), Verbose = parse.GetValue(CommonOptions.Verbose), ReplaySteps = !parse.GetValue(noGraphs),
             };
             request.Validate();
             // Before Train makes or locks a folder: a precision the accelerator cannot run leaves nothing behind.
@@ -118,6 +119,7 @@ public static class TrainCommand
             Resumed = resumed, Initial = initial, InitPath = request.Init,
             SavePath = request.Save ?? Path.Combine(outDir, RunFolder.Model), PlotPath = request.Plot ?? Path.Combine(outDir, RunFolder.Plot),
             WriteOutputsCommand = $"gpuae train --resume {outDir}{request.OutputOptions}",
+            ReplaySteps = request.ReplaySteps,
         };
         if (stop.Token.IsCancellationRequested) return StoppedBeforeTraining(outDir, resumed != null);
 

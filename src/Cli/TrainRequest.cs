@@ -15,6 +15,7 @@ public sealed record TrainRequest(TrainingOptions Options, AcceleratorKind Accel
     public int CheckpointEvery { get; init; } = 1;
     public bool Force { get; init; }
     public bool Verbose { get; init; }
+    public bool ReplaySteps { get; init; } = true;
 
     /// <summary>The -s and -p a command that writes this run's outputs again must repeat.</summary>
     public string OutputOptions => string.Join("", new[] { ("-s", Save), ("-p", Plot) }.Where(o => o.Item2 != null).Select(o => $" {o.Item1} {o.Item2}"));

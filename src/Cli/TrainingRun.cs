@@ -52,7 +52,10 @@ public sealed class TrainingRun(DeviceKernels kernels, RunPlan plan, TrainingRun
             DatasetSha256 = set.Sha256,
             Epochs = [.. resumed?.History ?? []],
         };
-        using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, plan.Initial ?? layout.Initialize(options.Seed));
+        using var trainer = new DeviceTrainer(kernels, layout, set.Images, set.Count, options, plan.Initial ?? layout.Initialize(options.Seed))
+        {
+            ReplaySteps = plan.ReplaySteps,
+        };
         int imageCount = set.Count;
         if (resumed != null) trainer.ImportState(resumed.State);
         if (hooks.Stop.Token.IsCancellationRequested) return RunOutcome.StoppedBeforeTraining;
@@ -76,6 +79,7 @@ public sealed class TrainingRun(DeviceKernels kernels, RunPlan plan, TrainingRun
         int epochs = plan.Options.Epochs;
         hooks.Stop.Then = "stopping after the current batch to write a checkpoint";
         var progress = new InlineProgress<BatchProgress>(p => display.Batch(p, epochs));
+        bool pathNoted = false;
         try
         {
             while (trainer.Epoch < epochs)
@@ -87,6 +91,12 @@ public sealed class TrainingRun(DeviceKernels kernels, RunPlan plan, TrainingRun
                     display.Note($"interrupted in epoch {r.Epoch}/{epochs} after batch {r.BatchesDone}/{r.Batches}; checkpoint written to {CheckpointPath}");
                     display.Note($"resume with: {plan.ResumeCommand}");
                     return RunOutcome.Interrupted;
+                }
+                // A CUDA run that could not capture its step still trains, only slower: say so once, and why.
+                if (!pathNoted && plan.ReplaySteps && kernels.Accelerator.AcceleratorType == ILGPU.Runtime.AcceleratorType.Cuda && trainer.StepPath is { } path && path != ReplayableWork.GraphPath)
+                {
+                    display.Note($"gpuae: warning: training steps run as {path}; they are slower than a replayed CUDA graph");
+                    pathNoted = true;
                 }
                 double? testMse = monitor?.Measure(trainer.Parameters);
                 display.Epoch(string.Create(CultureInfo.InvariantCulture,

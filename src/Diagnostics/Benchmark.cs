@@ -33,6 +33,8 @@ public sealed record BenchmarkResult(
     [property: JsonPropertyName("measured_epoch_seconds")] double? MeasuredEpochSeconds,
     [property: JsonPropertyName("host_device_bytes_per_epoch")] long? HostDeviceBytesPerEpoch)
 {
+    /// <summary>How the timed training steps ran: "cuda graph", or "plain launches (why)".</summary>
+    [JsonPropertyName("step_path")] public string? StepPath { get; init; }
     /// <summary>How the graph probe's work ran: "cuda graph", or "plain launches (why)".</summary>
     [JsonPropertyName("graph_path")] public string? GraphPath { get; init; }
     /// <summary>The Adam update (two launches, step scalars read from device memory) on a stream of its own, launched plainly.</summary>
@@ -70,16 +72,16 @@ public static class Benchmark
         rng.NextBytes(images);
         var options = new TrainingOptions { BatchSize = batch, Bottleneck = bottleneck, Shuffle = false, Epochs = 1 };
         using var trainer = new DeviceTrainer(kernels, layout, images, count, options, layout.Initialize(1));
-        using var loss = kernels.Accelerator.Allocate1D<float>(1);
 
-        // Each timed call is what training calls: the whole step, or one of its four phases alone.
-        double Time(Action<int> run, int n)
+        // Each timed call is what training calls: the whole step (the batch cursor moves through the
+        // few batches and wraps), or one of its four phases alone. The warm-up also captures the step.
+        double Time(Action run, int n)
         {
-            for (int i = 0; i < 2; i++) run(0);
-            kernels.Accelerator.Synchronize();
+            for (int i = 0; i < 2; i++) run();
+            kernels.Stream.Synchronize();
             var clock = Stopwatch.StartNew();
-            for (int i = 0; i < n; i++) run((i % (count / batch)) * batch);
-            kernels.Accelerator.Synchronize();
+            for (int i = 0; i < n; i++) run();
+            kernels.Stream.Synchronize();
             return clock.Elapsed.TotalSeconds / n;
         }
 
@@ -87,21 +89,23 @@ public static class Benchmark
         trainer.PrepareSteps(1e-3);
         // Counted by the same door every copy goes through, across the timed steps and their warm-up.
         var before = kernels.Transfers.Count;
-        double step = Time(first => trainer.TrainStep(first, batch, loss.View, 1e-3), steps);
+        double step = Time(() => trainer.TrainBatch(batch, 1e-3), steps);
         double bytesPerStep = (double)(kernels.Transfers.Count - before).Bytes / (steps + 2);
+        string? stepPath = trainer.StepPath;
 
         var arch = layout.Architecture;
         long macs = arch.MultiplyAddsPerImage * batch;
         long outputs = arch.Layers.Sum(l => (long)l.Outputs) * batch;
-        var phases = new (string Name, Action<int> Run, double Flop)[]
+        // The phases launch plainly, one after another, as a step's first batch does.
+        var phases = new (string Name, Action Run, double Flop)[]
         {
             // The gather scales each pixel once.
-            ("forward", first => trainer.Forward(first, batch), 2.0 * macs + (double)batch * Architecture.Pixels),
+            ("forward", () => trainer.Forward(batch), 2.0 * macs + (double)batch * Architecture.Pixels),
             // Per pixel, the loss gradient's six operations.
-            ("loss", _ => trainer.Loss(batch, loss.View), 6.0 * batch * Architecture.Pixels),
+            ("loss", () => trainer.Loss(batch), 6.0 * batch * Architecture.Pixels),
             // Weight gradients, input gradients (none for the first layer), one add per bias-gradient term.
-            ("backward", _ => trainer.Backward(batch), 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch) + outputs),
-            ("update", _ => trainer.Update(1e-3), 12.0 * layout.Length),
+            ("backward", () => trainer.Backward(batch), 2.0 * (2 * macs - (long)arch.Layers[0].WeightCount * batch) + outputs),
+            ("update", () => trainer.Update(1e-3), 12.0 * layout.Length),
         };
         var times = phases.Select(p => Time(p.Run, Math.Max(1, steps / 2))).ToArray();
         double total = times.Sum();
@@ -122,6 +126,7 @@ public static class Benchmark
             (int)kernels.Schedule.Matmul, kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
             arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured, epochBytes)
         {
+            StepPath = stepPath,
             GraphPath = probe.Path,
             GraphProbePlainSeconds = probe.Plain,
             GraphProbeReplaySeconds = probe.Replay,

@@ -67,14 +67,13 @@ public static class LaunchFloor
         var layout = new ParameterLayout(new Architecture(bottleneck));
         var options = new TrainingOptions { BatchSize = batch, Bottleneck = bottleneck, Shuffle = false, Epochs = 1 };
         using var trainer = new DeviceTrainer(kernels, layout, new byte[batch * Architecture.Pixels], batch, options, new float[layout.Length]);
-        using var loss = accelerator.Allocate1D<float>(1);
         trainer.PrepareSteps(1e-3);
         var rows = new List<LaunchFloorRow>();
         // The four phases of DeviceTrainer.TrainStep, in its order.
         foreach (var (phase, run) in new (string, Action)[]
         {
-            ("forward", () => trainer.Forward(0, batch)),
-            ("loss", () => trainer.Loss(batch, loss.View)),
+            ("forward", () => trainer.Forward(batch)),
+            ("loss", () => trainer.Loss(batch)),
             ("backward", () => trainer.Backward(batch)),
             ("update", () => trainer.Update(1e-3)),
         })

@@ -19,6 +19,7 @@ public sealed class CudaGraph : IDisposable
 
     [DllImport(Driver)] static extern int cuStreamBeginCapture_v2(IntPtr stream, int mode);
     [DllImport(Driver)] static extern int cuStreamEndCapture(IntPtr stream, out IntPtr graph);
+    [DllImport(Driver)] static extern int cuGraphGetNodes(IntPtr graph, IntPtr nodes, ref nuint count);
     [DllImport(Driver)] static extern int cuGraphInstantiateWithFlags(out IntPtr graphExec, IntPtr graph, ulong flags);
     [DllImport(Driver)] static extern int cuGraphLaunch(IntPtr graphExec, IntPtr stream);
     [DllImport(Driver)] static extern int cuGraphExecDestroy(IntPtr graphExec);
@@ -32,9 +33,12 @@ public sealed class CudaGraph : IDisposable
     /// <summary>
     /// Captures what <paramref name="enqueue"/> launches on <paramref name="stream"/> (nothing runs
     /// yet) and instantiates it. Returns null with the driver's or this method's reason when that
-    /// cannot be done: not a CUDA stream, the default stream, no driver library, or a refusal.
+    /// cannot be done: not a CUDA stream, the default stream, no driver library, a refusal, or a
+    /// graph without exactly <paramref name="expectedNodes"/> nodes when that is given. The count
+    /// matters: work enqueued on another stream is neither captured nor reported, and a graph that
+    /// silently lacks it would replay the wrong step.
     /// </summary>
-    public static CudaGraph? TryCapture(AcceleratorStream stream, Action enqueue, out string reason)
+    public static CudaGraph? TryCapture(AcceleratorStream stream, Action enqueue, out string reason, int? expectedNodes = null)
     {
         if (stream is not CudaStream cuda)
         {
@@ -55,19 +59,33 @@ public sealed class CudaGraph : IDisposable
                 return null;
             }
             IntPtr g;
+            string? refused = null;
             try
             {
                 enqueue();
+            }
+            catch (Exception e) when (e is AcceleratorException or InvalidOperationException)
+            {
+                // A launch the capture refused; nothing of it ran.
+                refused = $"a launch failed during the capture ({e.Message.ReplaceLineEndings(" ")})";
             }
             finally
             {
                 // Always end the capture, or the stream stays unusable.
                 r = cuStreamEndCapture(cuda.StreamPtr, out g);
             }
-            if (r != 0 || g == IntPtr.Zero)
+            if (refused != null || r != 0 || g == IntPtr.Zero)
             {
-                reason = $"cuStreamEndCapture: {ErrorName(r)}";
+                reason = refused ?? $"cuStreamEndCapture: {ErrorName(r)}";
                 if (g != IntPtr.Zero) cuGraphDestroy(g);
+                return null;
+            }
+            nuint nodes = 0;
+            r = cuGraphGetNodes(g, IntPtr.Zero, ref nodes);
+            if (r != 0 || (expectedNodes is { } expected && nodes != (nuint)expected))
+            {
+                cuGraphDestroy(g);
+                reason = r != 0 ? $"cuGraphGetNodes: {ErrorName(r)}" : $"the capture holds {nodes} nodes, the work enqueues {expectedNodes} launches";
                 return null;
             }
             r = cuGraphInstantiateWithFlags(out var exec, g, 0);
@@ -131,13 +149,17 @@ public sealed class ReplayableWork : IDisposable
     readonly Action enqueue;
     readonly CudaGraph? graph;
 
+    /// <summary>What <see cref="Path"/> says of work that replays a captured graph.</summary>
+    public const string GraphPath = "cuda graph";
+
     /// <summary>"cuda graph", or "plain launches (why)".</summary>
     public string Path { get; }
     public bool IsGraph => graph != null;
 
     /// <param name="enqueue">Launches the work on <paramref name="stream"/>; it is called once here
     /// to capture it (on CUDA, where nothing runs during a capture) and again by every plain <see cref="Run"/>.</param>
-    public ReplayableWork(AcceleratorStream stream, Action enqueue)
+    /// <param name="launches">How many launches <paramref name="enqueue"/> makes, when known: a graph with another node count is refused.</param>
+    public ReplayableWork(AcceleratorStream stream, Action enqueue, int? launches = null)
     {
         this.stream = stream;
         this.enqueue = enqueue;
@@ -147,8 +169,8 @@ public sealed class ReplayableWork : IDisposable
             return;
         }
         stream.Synchronize();
-        graph = CudaGraph.TryCapture(stream, enqueue, out string reason);
-        Path = graph != null ? "cuda graph" : $"plain launches ({reason})";
+        graph = CudaGraph.TryCapture(stream, enqueue, out string reason, launches);
+        Path = graph != null ? GraphPath : $"plain launches ({reason})";
     }
 
     /// <summary>Enqueues the work once: one graph launch, or the launches themselves.</summary>

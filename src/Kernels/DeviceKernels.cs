@@ -1,31 +1,35 @@
+using ILGPU.Runtime.Cuda;
+
 namespace GpuAutoencoder.Kernels;
 
 /// <summary>
 /// The kernels of training and inference, loaded once for one accelerator, with the launch shapes of
-/// the <see cref="Schedule"/> chosen for it. The exception is the Adam step that reads its scalars from
-/// device memory for graph replay: <see cref="AdamStepTable"/> loads that kernel and its cursor's
-/// beside the table they share. Methods only enqueue work: nothing here copies between
-/// host and device or waits for the device, so callers decide where synchronisation happens. The
-/// copies callers do make go through <see cref="Transfers"/>, which counts them.
+/// the <see cref="Schedule"/> chosen for it, all launched on one <see cref="Stream"/> so that a
+/// sequence of them can be captured as a CUDA graph. The exception is the Adam step that reads its
+/// scalars from device memory: <see cref="AdamStepTable"/> loads that kernel and its cursor's beside
+/// the table they share, and training launches them on this stream too. Methods only enqueue work:
+/// nothing here copies between host and device or waits for the device, so callers decide where
+/// synchronisation happens. The copies callers do make go through <see cref="Transfers"/>, which counts them.
 /// </summary>
 public sealed class DeviceKernels : IDisposable
 {
-    readonly Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> naive;
-    readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue> blockedForward, blockedBackwardInput;
-    readonly Action<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int> blockedBackwardWeight;
-    readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int> gatherBatch;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int> lossStrided;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int> columnSumsStrided;
-    readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
+    readonly Action<AcceleratorStream, Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> naive;
+    readonly Action<AcceleratorStream, Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue> blockedForward, blockedBackwardInput;
+    readonly Action<AcceleratorStream, Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int> blockedBackwardWeight;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<byte>, ArrayView<int>, ArrayView<int>, int, int, int, int, ArrayView<float>, int> gatherBatch;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int> endBatch;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int> lossStrided;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int> columnSumsStrided;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int> sumSlabs;
+    readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> rowSquaredErrors;
     // Explicitly grouped kernels (shared memory and barriers): the GPU schedule.
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int> tiled;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> skinnyNarrow;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int> skinnyWeight;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float> lossRowPerGroup;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int> columnSumsGrouped;
+    readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int> tiled;
+    readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue> skinnyNarrow;
+    readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int> skinnyWeight;
+    readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float> lossRowPerGroup;
+    readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int> columnSumsGrouped;
     // Loaded only at Precision.Tf32, which the constructor allows only where TF32 runs (inline PTX, CUDA 8.0+).
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>? tf32;
+    readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>? tf32;
 
     // Scratch space grows to the largest request and is then reused, so a training loop allocates
     // nothing after its first step.
@@ -37,8 +41,23 @@ public sealed class DeviceKernels : IDisposable
     readonly ArrayView<float>[] jobSources = new ArrayView<float>[MaxColumnSumJobs], jobDestinations = new ArrayView<float>[MaxColumnSumJobs];
     // Kernels take an aux view even when their epilogue ignores it; this stands in for "none".
     readonly MemoryBuffer1D<float, Stride1D.Dense> noAux;
+    // A batch cursor that stays at 0, for gathers at a row the host gives.
+    readonly MemoryBuffer1D<int, Stride1D.Dense> batchZero;
+    readonly bool ownsStream;
 
     public Accelerator Accelerator { get; }
+    /// <summary>
+    /// The stream every kernel here is launched on. On CUDA it is a stream of its own, since the
+    /// legacy default stream (where ILGPU launches and copies unless told otherwise) cannot be
+    /// captured into a graph. It is a blocking stream: work on the default stream, such as ILGPU's
+    /// copies, still runs in order with it. Elsewhere it is the accelerator's default stream.
+    /// </summary>
+    public AcceleratorStream Stream { get; }
+    /// <summary>
+    /// How many times a scratch buffer has been replaced by a larger one. A captured graph holds the
+    /// addresses of the buffers at its capture: when this changes, it must be captured again.
+    /// </summary>
+    public int ScratchGeneration => rowLoss.Generation + columnPartials.Generation + splitPartials.Generation + counters.Generation;
     public Schedule Schedule { get; }
     /// <summary>The arithmetic of every matrix product; <see cref="Precision.Tf32"/> runs them all on the tensor cores.</summary>
     public Precision Precision { get; }
@@ -82,29 +101,34 @@ public sealed class DeviceKernels : IDisposable
         Precision = precision;
         Transfers = new HostTransfers(accelerator);
         Shape = DeviceShape.Of(accelerator);
-        naive = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
-        blockedForward = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
-        blockedBackwardInput = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
-        blockedBackwardWeight = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int>(MatmulBlocked.BackwardWeight);
-        gatherBatch = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, ArrayView<float>, int>(ElementwiseKernels.GatherBatch);
-        lossStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int>(LossKernels.Strided);
-        columnSumsStrided = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int>(ColumnSumKernels.Strided);
-        sumSlabs = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
-        rowSquaredErrors = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
-        tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int>(MatmulTiled.Kernel);
-        skinnyNarrow = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulSkinny.NarrowOutput);
-        skinnyWeight = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int>(MatmulSkinny.WeightGradient);
-        lossRowPerGroup = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float>(LossKernels.RowPerGroup);
-        columnSumsGrouped = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int>(ColumnSumKernels.Grouped);
+        ownsStream = accelerator is CudaAccelerator;
+        Stream = accelerator is CudaAccelerator cuda ? cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT) : accelerator.DefaultStream;
+        naive = accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulNaive.Kernel);
+        blockedForward = accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.Forward);
+        blockedBackwardInput = accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, int, int, int, Epilogue>(MatmulBlocked.BackwardInput);
+        blockedBackwardWeight = accelerator.LoadAutoGroupedKernel<Index2D, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, int, int, int>(MatmulBlocked.BackwardWeight);
+        gatherBatch = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<byte>, ArrayView<int>, ArrayView<int>, int, int, int, int, ArrayView<float>, int>(ElementwiseKernels.GatherBatch);
+        endBatch = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(ElementwiseKernels.EndBatch);
+        lossStrided = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, float, float, int>(LossKernels.Strided);
+        columnSumsStrided = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnSumJobs, int, int>(ColumnSumKernels.Strided);
+        sumSlabs = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>, ArrayView<float>, Epilogue, int>(ElementwiseKernels.SumSlabs);
+        rowSquaredErrors = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ElementwiseKernels.RowSquaredErrors);
+        tiled = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int, int>(MatmulTiled.Kernel);
+        skinnyNarrow = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue>(MatmulSkinny.NarrowOutput);
+        skinnyWeight = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, StridedProduct, int, int>(MatmulSkinny.WeightGradient);
+        lossRowPerGroup = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, float>(LossKernels.RowPerGroup);
+        columnSumsGrouped = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ColumnSumJobs, int, int>(ColumnSumKernels.Grouped);
         if (precision == Precision.Tf32)
             tf32 = emulateTf32
-                ? accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<EmulatedMma>)
-                : accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<TensorCoreMma>);
-        rowLoss = new ScratchBuffer<float>(accelerator);
-        columnPartials = new ScratchBuffer<float>(accelerator);
-        splitPartials = new ScratchBuffer<float>(accelerator);
-        counters = new ScratchBuffer<int>(accelerator, zeroed: true);
+                ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<EmulatedMma>)
+                : accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, StridedProduct, Epilogue, int>(MatmulTf32.Kernel<TensorCoreMma>);
+        rowLoss = new ScratchBuffer<float>(accelerator, Stream);
+        columnPartials = new ScratchBuffer<float>(accelerator, Stream);
+        splitPartials = new ScratchBuffer<float>(accelerator, Stream);
+        counters = new ScratchBuffer<int>(accelerator, Stream, zeroed: true);
         noAux = accelerator.Allocate1D<float>(1);
+        batchZero = accelerator.Allocate1D<int>(1);
+        batchZero.MemSetToZero(Stream);
     }
 
     /// <summary>Y[M,N] = act(X[M,K]·W[N,K]ᵀ + b).</summary>
@@ -175,7 +199,7 @@ public sealed class DeviceKernels : IDisposable
         {
             case MatmulVersion.Naive:
                 if (Enqueues("matmul v1 naive", shape, (long)s.Cols * s.Rows, 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
-                    naive(new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
+                    naive(Stream, new Index2D(s.Cols, s.Rows), a, b, c, aux, s, epilogue);
                 break;
             case MatmulVersion.Tf32:
                 LaunchTf32(shape, s, a, b, c, aux, epilogue);
@@ -189,7 +213,7 @@ public sealed class DeviceKernels : IDisposable
             case MatmulVersion.Skinny:
                 if (Enqueues("matmul v5 narrow output", shape, (long)CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup) * MatmulSkinny.GroupSize, MatmulSkinny.GroupSize,
                         ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
-                    skinnyNarrow((CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup), MatmulSkinny.GroupSize), a, b, c, aux, s, epilogue);
+                    skinnyNarrow(Stream, (CeilDiv(s.Rows, MatmulSkinny.RowsPerGroup), MatmulSkinny.GroupSize), a, b, c, aux, s, epilogue);
                 break;
             default:
                 if (Enqueues("matmul v2 blocked", shape, BlockedThreads(shape, m, n, k), 0, ProductFlop(s), ProductBytes(s, epilogue, 1), s.Rows, s.Cols, s.Depth))
@@ -217,19 +241,19 @@ public sealed class DeviceKernels : IDisposable
         double bytes = 4.0 * ((long)s.Rows * s.Depth + (long)s.Depth * s.Cols + outputs);
         if (Enqueues(bias.HasValue ? "matmul v5 weight + bias gradient" : "matmul v5 weight gradient", MatmulShape.BackwardWeight,
                 (long)blocks * chunks * MatmulSkinny.GroupSize, MatmulSkinny.GroupSize, flop, bytes, s.Rows, s.Cols, s.Depth))
-            skinnyWeight((new Index2D(blocks, chunks), new Index2D(MatmulSkinny.GroupSize, 1)), a, b, dw, bias ?? noAux.View, partials, done, s, withBias, depthPerChunk);
+            skinnyWeight(Stream, (new Index2D(blocks, chunks), new Index2D(MatmulSkinny.GroupSize, 1)), a, b, dw, bias ?? noAux.View, partials, done, s, withBias, depthPerChunk);
     }
 
     void LaunchTiled(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue)
     {
         int alignedStarts = AlignedStarts(a, b);
         LaunchSplitK(TiledTiling, shape, s, c, aux, epilogue,
-            (config, output, depthPerSplit) => tiled(config, a, b, output, aux, s, epilogue, depthPerSplit, alignedStarts));
+            (config, output, depthPerSplit) => tiled(Stream, config, a, b, output, aux, s, epilogue, depthPerSplit, alignedStarts));
     }
 
     void LaunchTf32(MatmulShape shape, StridedProduct s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> aux, Epilogue epilogue) =>
         LaunchSplitK(Tf32Tiling, shape, s, c, aux, epilogue,
-            (config, output, depthPerSplit) => tf32!(config, a, b, output, aux, s, epilogue, depthPerSplit));
+            (config, output, depthPerSplit) => tf32!(Stream, config, a, b, output, aux, s, epilogue, depthPerSplit));
 
     /// <summary>How a shared-memory product covers C: its tile, the depth its splits come in multiples of, its group.</summary>
     readonly record struct SplitKTiling(string Name, int TileRows, int TileCols, int DepthStep, Index3D Group);
@@ -274,7 +298,7 @@ public sealed class DeviceKernels : IDisposable
         int threads = Threads(s.Rows * s.Cols);
         long outputs = (long)s.Rows * s.Cols;
         if (Enqueues("split-K slab sum", shape, threads, 0, (double)(splits - 1) * outputs, 4.0 * ((splits + 1) * outputs + AuxLength(s, epilogue)), s.Rows, s.Cols, splits))
-            sumSlabs(threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
+            sumSlabs(Stream, threads, slabs, splits, s.Rows, s.Cols, c, aux, epilogue, threads);
     }
 
     /// <summary>
@@ -295,13 +319,13 @@ public sealed class DeviceKernels : IDisposable
         switch (shape)
         {
             case MatmulShape.Forward:
-                blockedForward(new Index2D(CeilDiv(n, 4), CeilDiv(m, 4)), a4, b4, c, aux, m, n, k, epilogue);
+                blockedForward(Stream, new Index2D(CeilDiv(n, 4), CeilDiv(m, 4)), a4, b4, c, aux, m, n, k, epilogue);
                 break;
             case MatmulShape.BackwardInput:
-                blockedBackwardInput(new Index2D(k / 4, CeilDiv(m, 4)), a4, b4, c, aux, m, n, k, epilogue);
+                blockedBackwardInput(Stream, new Index2D(k / 4, CeilDiv(m, 4)), a4, b4, c, aux, m, n, k, epilogue);
                 break;
             default:
-                blockedBackwardWeight(new Index2D(k / 4, n / 4), a4, b4, c, m, n, k);
+                blockedBackwardWeight(Stream, new Index2D(k / 4, n / 4), a4, b4, c, m, n, k);
                 break;
         }
     }
@@ -380,13 +404,13 @@ public sealed class DeviceKernels : IDisposable
             var done = counters.Get(blocks);
             if (Enqueues("column sums, last group adds", null, (long)blocks * chunks * ColumnSumKernels.GroupSize, ColumnSumKernels.GroupSize, flop,
                     4.0 * ((double)rows * total + total), rows, total, jobs.Length))
-                columnSumsGrouped((new Index2D(blocks, chunks), new Index2D(ColumnSumKernels.GroupSize, 1)), src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
+                columnSumsGrouped(Stream, (new Index2D(blocks, chunks), new Index2D(ColumnSumKernels.GroupSize, 1)), src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
                     partials, done, spec, rows, rowsPerChunk);
             return;
         }
         int threads = Threads(total);
         if (Enqueues("column sums", null, threads, 0, flop, 4.0 * ((double)rows * total + total), rows, total, jobs.Length))
-            columnSumsStrided(threads, src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3], spec, rows, threads);
+            columnSumsStrided(Stream, threads, src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3], spec, rows, threads);
     }
 
     /// <summary>
@@ -409,13 +433,13 @@ public sealed class DeviceKernels : IDisposable
         if (Schedule.GroupedReductions)
         {
             if (Enqueues("mse + sigmoid backward + loss sum, a group a row", null, (long)rows * RowGroupSize, RowGroupSize, flop, bytes, rows, cols))
-                lossRowPerGroup((rows, RowGroupSize), y, target, dz, rowSums, done, loss, cols, 2f / elements, 1f / elements);
+                lossRowPerGroup(Stream, (rows, RowGroupSize), y, target, dz, rowSums, done, loss, cols, 2f / elements, 1f / elements);
         }
         else
         {
             int threads = Threads(rows);
             if (Enqueues("mse + sigmoid backward + loss sum", null, threads, 0, flop, bytes, rows, cols))
-                lossStrided(threads, y, target, dz, rowSums, done, loss, rows, cols, 2f / elements, 1f / elements, threads);
+                lossStrided(Stream, threads, y, target, dz, rowSums, done, loss, rows, cols, 2f / elements, 1f / elements, threads);
         }
     }
 
@@ -428,20 +452,74 @@ public sealed class DeviceKernels : IDisposable
         Require(rowSums.Length, rows, nameof(rowSums));
         int threads = Threads(rows);
         if (Enqueues("row squared errors", null, threads, 0, 3.0 * rows * cols, 4.0 * (2L * rows * cols + rows), rows, cols))
-            rowSquaredErrors(threads, a, b, rowSums, rows, cols, threads);
+            rowSquaredErrors(Stream, threads, a, b, rowSums, rows, cols, threads);
     }
 
     /// <summary>x[r, :] = images[permutation[first + r], :] / 255 for r &lt; rows.</summary>
     public void GatherBatch(ArrayView<byte> images, ArrayView<int> permutation, int first, int rows, int pixels, ArrayView<float> x)
     {
-        RequireSizes(first + 1, rows, pixels);
+        RequireSizes(first + 1);
         Require(permutation.Length, (long)first + rows, nameof(permutation));
+        Gather(images, permutation, batchZero.View, (first, 0), rows, pixels, x);
+    }
+
+    /// <summary>
+    /// x[r, :] = images[permutation[batch[0]·batchSize + r], :] / 255 for r &lt; rows: the batch the
+    /// device-side cursor <paramref name="batch"/> points at, which <see cref="EndBatch"/> moves on. The
+    /// cursor's range is the caller's to keep: the permutation must hold its batch.
+    /// </summary>
+    public void GatherBatch(ArrayView<byte> images, ArrayView<int> permutation, ArrayView<int> batch, int batchSize, int rows, int pixels, ArrayView<float> x)
+    {
+        RequireSizes(batchSize);
+        Require(batch.Length, 1, nameof(batch));
+        Require(permutation.Length, rows, nameof(permutation));
+        Gather(images, permutation, batch, (0, batchSize), rows, pixels, x);
+    }
+
+    void Gather(ArrayView<byte> images, ArrayView<int> permutation, ArrayView<int> batch, (int First, int BatchSize) start, int rows, int pixels, ArrayView<float> x)
+    {
+        RequireSizes(rows, pixels);
         // A permutation of n indices reads n images; the indices themselves are the caller's to keep below n.
         Require(images.Length, permutation.Length * pixels, nameof(images));
         Require(x.Length, (long)rows * pixels, nameof(x));
         int threads = Threads(rows * pixels);
         if (Enqueues("batch gather", null, threads, 0, (double)rows * pixels, 5.0 * rows * pixels + 4.0 * rows, rows, pixels))
-            gatherBatch(threads, images, permutation, first, rows, pixels, x, threads);
+            gatherBatch(Stream, threads, images, permutation, batch, start.First, start.BatchSize, rows, pixels, x, threads);
+    }
+
+    /// <summary>
+    /// losses[batch[0]] = loss[0], then the cursor moves to the next of <paramref name="batches"/>
+    /// batches (back to 0 after the last); one thread.
+    /// </summary>
+    public void EndBatch(ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> batch, int batches)
+    {
+        RequireSizes(batches);
+        Require(loss.Length, 1, nameof(loss));
+        Require(batch.Length, 1, nameof(batch));
+        Require(losses.Length, batches, nameof(losses));
+        if (Enqueues("end of batch: its loss kept, cursor moved", null, 1, 0, 0, 16, batches))
+            endBatch(Stream, 1, loss, losses, batch, batches);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="enqueue"/> and returns how many launches it made, recorded as every launch is;
+    /// a recorder already attached receives them too.
+    /// </summary>
+    public int CountLaunches(Action enqueue)
+    {
+        var attached = Recorder;
+        var counting = new LaunchRecorder { Execute = attached?.Execute ?? true };
+        Recorder = counting;
+        try
+        {
+            enqueue();
+        }
+        finally
+        {
+            Recorder = attached;
+        }
+        foreach (var launch in counting.Launches) attached?.Add(launch);
+        return counting.Launches.Count;
     }
 
     /// <summary>Adam's arithmetic per parameter, and its bytes: four tensors read, three written.</summary>
@@ -500,12 +578,17 @@ public sealed class DeviceKernels : IDisposable
         splitPartials.Dispose();
         counters.Dispose();
         noAux.Dispose();
+        batchZero.Dispose();
+        if (ownsStream) Stream.Dispose();
     }
 
     /// <summary>A device buffer that grows to the largest size asked of it, zeroed when it is allocated if <paramref name="zeroed"/>.</summary>
-    sealed class ScratchBuffer<T>(Accelerator accelerator, bool zeroed = false) : IDisposable where T : unmanaged
+    sealed class ScratchBuffer<T>(Accelerator accelerator, AcceleratorStream stream, bool zeroed = false) : IDisposable where T : unmanaged
     {
         MemoryBuffer1D<T, Stride1D.Dense>? buffer;
+
+        /// <summary>How many buffers have been allocated so far.</summary>
+        public int Generation { get; private set; }
 
         public ArrayView<T> Get(int length)
         {
@@ -513,7 +596,8 @@ public sealed class DeviceKernels : IDisposable
             {
                 buffer?.Dispose();
                 buffer = accelerator.Allocate1D<T>(Math.Max(1, length));
-                if (zeroed) buffer.MemSetToZero();
+                Generation++;
+                if (zeroed) buffer.MemSetToZero(stream);
             }
             return buffer.View.SubView(0, length);
         }

@@ -11,15 +11,34 @@ namespace GpuAutoencoder.Kernels;
 /// </summary>
 public static class ElementwiseKernels
 {
-    /// <summary>x[r, :] = images[perm[first + r], :] / 255 for r &lt; rows: batch assembly and byte→float in one pass.</summary>
-    public static void GatherBatch(Index1D index, ArrayView<byte> images, ArrayView<int> permutation, int first,
-        int rows, int pixels, ArrayView<float> x, int stride)
+    /// <summary>
+    /// x[r, :] = images[perm[start + r], :] / 255 for r &lt; rows, where start = first + batch[0]·batchSize:
+    /// batch assembly and byte→float in one pass. Training passes its batch cursor in
+    /// <paramref name="batch"/>, so that a captured step gathers the next batch on every replay;
+    /// other callers pass a zero and their row in <paramref name="first"/>.
+    /// </summary>
+    public static void GatherBatch(Index1D index, ArrayView<byte> images, ArrayView<int> permutation, ArrayView<int> batch,
+        int first, int batchSize, int rows, int pixels, ArrayView<float> x, int stride)
     {
+        int start = first + batch[0] * batchSize;
         for (int t = index; t < rows * pixels; t += stride)
         {
             int r = t / pixels, c = t - r * pixels;
-            x[t] = images[permutation[first + r] * pixels + c] / 255f;
+            x[t] = images[permutation[start + r] * pixels + c] / 255f;
         }
+    }
+
+    /// <summary>
+    /// One thread: losses[batch[0]] = loss[0], then the cursor moves to the next batch of the epoch,
+    /// back to 0 after the last. This is what lets a training step take no argument that changes
+    /// from one batch to the next (a CUDA graph replays its arguments as captured).
+    /// </summary>
+    public static void EndBatch(Index1D index, ArrayView<float> loss, ArrayView<float> losses, ArrayView<int> batch, int batches)
+    {
+        if (index != 0) return;
+        int b = batch[0];
+        losses[b] = loss[0];
+        batch[0] = b + 1 == batches ? 0 : b + 1;
     }
 
     /// <summary>rowSums[r] = Σ_c (a[r, c] − b[r, c])², summed in column order: the loss of <see cref="LossKernels"/> without its gradient.</summary>

@@ -53,6 +53,7 @@ public static class KernelCatalog
         new(typeof(MatmulSkinny), nameof(MatmulSkinny.NarrowOutput), KernelGrouping.Explicit, MatmulSkinny.GroupSize, true),
         new(typeof(MatmulSkinny), nameof(MatmulSkinny.WeightGradient), KernelGrouping.Explicit, MatmulSkinny.GroupSize, true),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.GatherBatch), KernelGrouping.Implicit, null, false),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.EndBatch), KernelGrouping.Implicit, null, false),
         new(typeof(LossKernels), nameof(LossKernels.Strided), KernelGrouping.Implicit, null, false),
         // DeviceKernels launches it with the largest power of two up to MaxGroup that the GPU allows
         // in a group; every CUDA GPU allows 1024, so MaxGroup itself.

@@ -36,8 +36,8 @@ public sealed class AdamOptimizer : IDisposable
         {
             m = accelerator.Allocate1D<float>(count);
             v = accelerator.Allocate1D<float>(count);
-            m.MemSetToZero();
-            v.MemSetToZero();
+            m.View.MemSetToZero(kernels.Stream);
+            v.View.MemSetToZero(kernels.Stream);
             steps = new AdamStepTable(accelerator, transfers, stepsPerUpload, beta1, beta2, epsilon);
         }
         catch
@@ -55,21 +55,43 @@ public sealed class AdamOptimizer : IDisposable
     /// Uploads the scalars of the steps from the next one on at <paramref name="learningRate"/>, unless
     /// the device has them: outside the steps, so that a step itself copies nothing.
     /// </summary>
-    public void Prepare(double learningRate) => steps.Prepare(Step + 1, learningRate);
+    public void Prepare(double learningRate) => steps.Prepare(Step + 1, learningRate, kernels.Stream);
 
     /// <summary>
-    /// Enqueues one Adam step over every parameter, in a single launch over the flat buffers. Only a
-    /// step table that is used up (never during training, which prepares one per epoch) costs an upload here.
+    /// Enqueues one Adam step over every parameter: <see cref="BeginStep"/>, then <see cref="LaunchStep"/>.
     /// </summary>
     public void Update(ArrayView<float> parameters, ArrayView<float> gradients, double learningRate)
     {
+        BeginStep(learningRate);
+        LaunchStep(parameters, gradients);
+    }
+
+    /// <summary>
+    /// The host's half of a step: counts it, and makes the device's step table hold its scalars at
+    /// <paramref name="learningRate"/>. Only a table that is used up (never during training, which
+    /// prepares one per epoch) costs an upload here, which is why this half is never captured.
+    /// Exactly one <see cref="LaunchStep"/>, or one replay of a captured one, must follow.
+    /// </summary>
+    public void BeginStep(double learningRate)
+    {
         Step++;
-        steps.Prepare(Step, learningRate);
+        steps.Prepare(Step, learningRate, kernels.Stream);
+        // The launch that follows moves the device's cursor past this step.
+        steps.Advanced();
+    }
+
+    /// <summary>
+    /// The device's half: a single Adam launch over the flat buffers with the scalars the step
+    /// table's cursor points at, then the cursor's advance. It takes no argument that changes from
+    /// one step to the next, so it can be captured once and replayed.
+    /// </summary>
+    public void LaunchStep(ArrayView<float> parameters, ArrayView<float> gradients)
+    {
         // The step table loads its own two kernels (Adam, then a one-thread cursor advance); they are
         // recorded here, beside DeviceKernels' own launches, so a step's launch list is whole.
         bool adam = kernels.Enqueues("adam (step table)", Count, 0, DeviceKernels.AdamFlop * Count, DeviceKernels.AdamBytes * Count, Count);
         if (kernels.Enqueues("adam step cursor", 1, 0, 0, 8, 1) && adam)
-            steps.Enqueue(parameters, gradients, m.View, v.View, Count);
+            steps.Launch(parameters, gradients, m.View, v.View, Count, kernels.Stream);
     }
 
     /// <summary>The moments and the step count, for a checkpoint (synchronises).</summary>

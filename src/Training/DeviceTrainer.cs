@@ -27,13 +27,19 @@ public sealed class DeviceTrainer : IDisposable
 
     readonly MemoryBuffer1D<byte, Stride1D.Dense> images;
     readonly MemoryBuffer1D<int, Stride1D.Dense> permutation;
-    readonly MemoryBuffer1D<float, Stride1D.Dense> parameters, gradients, batchLosses;
+    readonly MemoryBuffer1D<float, Stride1D.Dense> parameters, gradients, batchLosses, stepLoss;
+    // The batch of the epoch that the next step trains, on the device: a step reads it and moves it
+    // on (EndBatch), so that its launches take the same arguments at every batch and can be replayed.
+    readonly MemoryBuffer1D<int, Stride1D.Dense> batchCursor;
     // activations[0] is the input batch, activations[4] the reconstruction; deltas[l] is the gradient
     // with respect to the pre-activation of layer l's output (the same shape as activations[l + 1]).
     readonly MemoryBuffer1D<float, Stride1D.Dense>[] activations, deltas;
     readonly AdamOptimizer adam;
     // The bias gradients a backward pass leaves for its last launch; reused so a step allocates nothing.
     readonly ColumnSumJob[] biasJobs;
+    // The steps captured so far, one per batch size (the last batch of an epoch may be smaller), with
+    // the scratch generation they were captured at.
+    readonly Dictionary<int, (ReplayableWork Work, int Generation)> capturedSteps = [];
 
     /// <summary>Adam steps taken so far.</summary>
     public long Step => adam.Step;
@@ -46,6 +52,16 @@ public sealed class DeviceTrainer : IDisposable
     public int BatchInEpoch => batch;
     /// <summary>How often progress may be reported; each report costs one device synchronisation.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Whether a step is captured once (per batch size) and replayed as a CUDA graph, where the
+    /// accelerator allows; when false, or where it does not, every step launches its kernels.
+    /// </summary>
+    public bool ReplaySteps { get; init; } = true;
+    /// <summary>
+    /// How the last step ran: "cuda graph", or "plain launches (why)"; null before the first step.
+    /// A CUDA run that says plain launches lost the graph for the reason given.
+    /// </summary>
+    public string? StepPath { get; private set; }
 
     public DeviceTrainer(DeviceKernels kernels, ParameterLayout layout, byte[] imageBytes, int imageCount,
         TrainingOptions options, float[] initialParameters, long? memoryBudget = null)
@@ -73,8 +89,11 @@ public sealed class DeviceTrainer : IDisposable
             permutation = Own(kernels.Transfers.Allocate(Enumerable.Range(0, imageCount).ToArray()));
             parameters = Own(kernels.Transfers.Allocate(initialParameters));
             gradients = Own(accelerator.Allocate1D<float>(layout.Length));
-            gradients.MemSetToZero();
+            gradients.View.MemSetToZero(kernels.Stream);
             batchLosses = Own(accelerator.Allocate1D<float>(BatchesPerEpoch));
+            stepLoss = Own(accelerator.Allocate1D<float>(1));
+            batchCursor = Own(accelerator.Allocate1D<int>(1));
+            batchCursor.View.MemSetToZero(kernels.Stream);
             activations = widths.Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             deltas = widths.Skip(1).Select(w => Own(accelerator.Allocate1D<float>((long)rows * w))).ToArray();
             // One upload covers an epoch (the learning rate changes each epoch), or 512 steps at one rate.
@@ -94,7 +113,7 @@ public sealed class DeviceTrainer : IDisposable
     {
         long rows = Math.Min(batchSize, imageCount), batches = (imageCount + (long)batchSize - 1) / batchSize;
         var widths = layout.Architecture.Widths;
-        return (long)imageCount * Architecture.Pixels + 4L * imageCount + 2 * 4L * layout.Length + AdamOptimizer.DeviceBytes(layout.Length) + 4 * batches
+        return (long)imageCount * Architecture.Pixels + 4L * imageCount + 2 * 4L * layout.Length + AdamOptimizer.DeviceBytes(layout.Length) + 4 * batches + 8
             + 4 * rows * (widths.Sum(w => (long)w) + widths.Skip(1).Sum(w => (long)w));
     }
 
@@ -128,16 +147,17 @@ public sealed class DeviceTrainer : IDisposable
         // Beside the permutation, outside the steps: the Adam scalars of every step left in the epoch.
         PrepareSteps(lr);
 
+        // The device's batch cursor stands at `batch`: it was zeroed or uploaded with the state, and
+        // every step moves it on, back to 0 after an epoch's last batch.
         int start = batch, b = start;
         for (; b < BatchesPerEpoch && !stop.IsCancellationRequested; b++)
         {
-            int first = b * options.BatchSize, rows = Math.Min(options.BatchSize, imageCount - first);
-            TrainStep(first, rows, batchLosses.View.SubView(b, 1), lr);
+            TrainBatch(Math.Min(options.BatchSize, imageCount - b * options.BatchSize), lr);
 
             if (progress != null && clock.Elapsed - lastReport >= ProgressInterval && b + 1 < BatchesPerEpoch)
             {
                 // Launches are asynchronous: wait for the device so the numbers are what it has done.
-                kernels.Accelerator.Synchronize();
+                kernels.Stream.Synchronize();
                 lastReport = clock.Elapsed;
                 progress.Report(new BatchProgress(epoch + 1, b + 1, BatchesPerEpoch, lastReport.TotalSeconds,
                     ImagesIn(start, b + 1) / lastReport.TotalSeconds));
@@ -185,6 +205,7 @@ public sealed class DeviceTrainer : IDisposable
                 $"{state.BatchLosses.Length} batch losses) does not fit {BatchesPerEpoch} batches per epoch");
         kernels.Transfers.Upload(parameters.View, state.Parameters);
         adam.Import(adamState);
+        batchCursor.View.MemSetToZero(kernels.Stream);
         shuffleRng = new SplitMix64(state.ShuffleState);
         (epoch, batch, epochOpen) = (state.Epoch, state.Batch, false);
         if (state.Batch == 0) return;
@@ -193,36 +214,71 @@ public sealed class DeviceTrainer : IDisposable
         epochShuffleState = state.ShuffleState;
         if (options.Shuffle) kernels.Transfers.Upload(permutation.View, shuffleRng.Permutation(imageCount));
         kernels.Transfers.Upload(batchLosses.View.SubView(0, state.Batch), state.BatchLosses);
+        kernels.Transfers.Upload(batchCursor.View, [state.Batch]);
         epochOpen = true;
     }
 
     /// <summary>
-    /// One batch, from dataset bytes to the Adam update, as tiny-cuda-nn's Trainer::training_step
-    /// reads: forward, loss, backward, optimizer step. The batch loss lands in
-    /// <paramref name="loss"/> on the device. The benchmark times these same four methods.
+    /// Trains the batch the device's cursor points at, of <paramref name="rows"/> images, at
+    /// <paramref name="learningRate"/>: the host's half of Adam's step, then <see cref="TrainStep"/>,
+    /// replayed from a graph where one was captured for this batch size. A batch size's first step
+    /// runs its launches plainly (allocating any scratch they need), and is then captured for the next.
     /// </summary>
-    internal void TrainStep(int first, int rows, ArrayView<float> loss, double learningRate)
+    internal void TrainBatch(int rows, double learningRate)
     {
-        Forward(first, rows);
-        Loss(rows, loss);
-        Backward(rows);
-        Update(learningRate);
+        adam.BeginStep(learningRate);
+        if (!ReplaySteps)
+        {
+            TrainStep(rows);
+            StepPath = "plain launches (replay turned off)";
+            return;
+        }
+        if (capturedSteps.TryGetValue(rows, out var captured) && captured.Generation == kernels.ScratchGeneration)
+        {
+            captured.Work.Run();
+            StepPath = captured.Work.Path;
+            return;
+        }
+        int launches = kernels.CountLaunches(() => TrainStep(rows));
+        captured.Work?.Dispose();
+        // Captured only: nothing of it runs until the next step of this size replays it.
+        var work = new ReplayableWork(kernels.Stream, () => TrainStep(rows), launches);
+        capturedSteps[rows] = (work, kernels.ScratchGeneration);
+        StepPath = work.Path;
     }
 
-    /// <summary>Gathers rows [first, first + rows) of the epoch's order from the dataset bytes and runs every layer on them.</summary>
-    internal void Forward(int first, int rows)
+    /// <summary>
+    /// One batch, from dataset bytes to the Adam update, as tiny-cuda-nn's Trainer::training_step
+    /// reads: forward, loss, backward, optimizer step. Launches only, with the same arguments at every
+    /// batch: which batch, and Adam's scalars, are read from device memory. The benchmark times these
+    /// same four methods.
+    /// </summary>
+    internal void TrainStep(int rows)
     {
-        kernels.GatherBatch(images.View, permutation.View, first, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
+        Forward(rows);
+        Loss(rows);
+        Backward(rows);
+        Update();
+    }
+
+    /// <summary>Gathers the batch the cursor points at from the dataset bytes, in the epoch's order, and runs every layer on it.</summary>
+    internal void Forward(int rows)
+    {
+        kernels.GatherBatch(images.View, permutation.View, batchCursor.View, options.BatchSize, rows, Architecture.Pixels, Rows(activations[0], rows, Architecture.Pixels));
         DeviceLayers.Forward(kernels, layout, parameters.View, activations, rows, 0, layout.Slots.Count);
     }
 
     /// <summary>
-    /// The mean squared error of the reconstruction into <paramref name="loss"/>, and its gradient
-    /// through the Sigmoid into the last layer's delta. The target of an autoencoder is its own input.
+    /// The mean squared error of the reconstruction, and its gradient through the Sigmoid into the
+    /// last layer's delta; the target of an autoencoder is its own input. The loss is kept in the
+    /// epoch's batch losses, and the batch cursor moves on: the gather was its last reader.
     /// </summary>
-    internal void Loss(int rows, ArrayView<float> loss) =>
+    internal void Loss(int rows)
+    {
         kernels.MseSigmoidBackward(Rows(activations[^1], rows, Architecture.Pixels), Rows(activations[0], rows, Architecture.Pixels),
-            Rows(deltas[^1], rows, Architecture.Pixels), loss, rows, Architecture.Pixels);
+            Rows(deltas[^1], rows, Architecture.Pixels), stepLoss.View, rows, Architecture.Pixels);
+        kernels.EndBatch(stepLoss.View, batchLosses.View, batchCursor.View, BatchesPerEpoch);
+    }
 
     /// <summary>
     /// Every layer's weight and bias gradients, last layer first, passing each layer's delta down to
@@ -250,7 +306,10 @@ public sealed class DeviceTrainer : IDisposable
             kernels.ColumnSums(rows, 1f, biasJobs.AsSpan(first, Math.Min(DeviceKernels.MaxColumnSumJobs, pending - first)));
     }
 
-    /// <summary>One Adam step over every parameter with this step's gradients (<see cref="AdamOptimizer.Update"/>).</summary>
+    /// <summary>The device's half of one Adam step over every parameter with this step's gradients (<see cref="AdamOptimizer.LaunchStep"/>).</summary>
+    internal void Update() => adam.LaunchStep(parameters.View, gradients.View);
+
+    /// <summary>A whole Adam step, both halves, launched plainly: for timing and listing the update alone.</summary>
     internal void Update(double learningRate) => adam.Update(parameters.View, gradients.View, learningRate);
 
     /// <summary>Uploads the Adam scalars of the steps from the next one on at <paramref name="learningRate"/>, unless the device has them.</summary>
@@ -267,6 +326,7 @@ public sealed class DeviceTrainer : IDisposable
 
     public void Dispose()
     {
+        foreach (var (work, _) in capturedSteps.Values) work.Dispose();
         foreach (var d in owned) d.Dispose();
     }
 }
