@@ -152,6 +152,17 @@ if fits selftest $(( 3 * per_process )); then
   selftest=$?
 fi
 
+# The TF32 product runs on the tensor cores only on CUDA: its rows against float64 come before any
+# TF32 training below relies on it.
+selftest_tf32=skipped
+step "selftest --accelerator $accelerator --precision tf32"
+if [ "$accelerator" != cuda ]; then
+  echo "not run: TF32 is CUDA's alone"
+elif fits "TF32 selftest" $(( 3 * per_process )); then
+  gp selftest --accelerator "$accelerator" --precision tf32
+  selftest_tf32=$?
+fi
+
 bench=skipped
 step "bench --accelerator $accelerator --steps $steps --json"
 if fits bench "$per_process"; then
@@ -569,6 +580,7 @@ echo
 echo "== summary"
 {
   printf '%-32s %s\n' "selftest" "$([ "$selftest" = skipped ] && echo skipped || verdict "$selftest")"
+  printf '%-32s %s\n' "selftest tf32" "$([ "$selftest_tf32" = skipped ] && echo skipped || verdict "$selftest_tf32")"
   printf '%-32s %s\n' "bench" "$([ "$bench" = skipped ] && echo skipped || verdict "$bench")"
   printf '%-32s %s\n' "bench images/s" "$(json "$logs/bench.json" samples_per_second)"
   printf '%-32s %s\n' "bench GFLOP/s" "$(json "$logs/bench.json" gflops)"
