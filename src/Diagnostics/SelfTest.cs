@@ -207,7 +207,7 @@ public static class SelfTest
     }
 
     /// <summary>Forward, loss, backward and Adam on the device against <see cref="ReferenceModel"/>: loss and every gradient.</summary>
-    static SelfTestRow TrainingStep(DeviceKernels k, int rows, Random rng)
+    internal static SelfTestRow TrainingStep(DeviceKernels k, int rows, Random rng)
     {
         var layout = new ParameterLayout(new Architecture());
         var images = new byte[rows * Architecture.Pixels];
@@ -217,10 +217,14 @@ public static class SelfTest
         using var trainer = new DeviceTrainer(k, layout, images, rows, options, initial);
         var epoch = trainer.TrainEpoch(0);
         var (refLoss, refGrads) = new ReferenceModel(layout, initial).LossAndGradients(ReferenceModel.Scale(images, 0, rows), rows);
-        double scale = refGrads.Max(Math.Abs);
-        // At tf32 every one of the step's eight products carries up to 2⁻¹⁰ relative error per term (see
-        // Tf32Tolerance), and the backward pass compounds them: 1e-2 of the largest gradient, ten times 2⁻¹⁰.
-        var grads = Validation.Compare(trainer.DownloadGradients(), refGrads, (k.Precision == Precision.Tf32 ? 1e-2 : 1e-4) * scale, 1e-3);
+        var grads = k.Precision == Precision.Tf32
+            // Each of the step's eight products carries up to 2⁻¹⁰ relative error per term (Tf32Tolerance),
+            // and a gradient passes through at most eight of them: 8·2⁻¹⁰ of the gradient as a whole. Not
+            // element by element: a pre-activation that TF32's rounding moves across zero flips its ReLU,
+            // and every gradient behind that unit jumps (seen once on an H200, 1 of 622,720, by 1 % of the
+            // largest gradient). A fragment in the wrong place is off by the order of the gradient itself.
+            ? Validation.CompareNorm(trainer.DownloadGradients(), refGrads, 8 * Math.Pow(2, -10))
+            : Validation.Compare(trainer.DownloadGradients(), refGrads, 1e-4 * refGrads.Max(Math.Abs), 1e-3);
         var loss = Validation.Compare([(float)epoch.Loss], [refLoss], 0, k.Precision == Precision.Tf32 ? 1e-3 : 1e-5);
         return Row("training step (loss, gradients)", k, $"{rows} images", Worst(loss, grads));
     }
