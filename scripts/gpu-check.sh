@@ -87,6 +87,15 @@ throughput() {
        /"seconds":/ {epochs[FILENAME]++; s += $2}
        END {for (f in epochs) n += images[f] * epochs[f]; if (s > 0) printf "%.0f", n / s}' "$@" 2>/dev/null
 }
+# timed_runs RC START DIR: "status|wall|rate" of runs started at START whose folders are under DIR;
+# no wall unless all of them finished.
+timed_runs() {
+  local wall metrics
+  wall=$(span "$2" "$(now)")
+  [ "$1" -eq 0 ] || wall=""
+  metrics=("$3"/*/metrics.json)
+  printf '%s|%s|%s\n' "$(verdict "$1")" "$wall" "$([ -e "${metrics[0]}" ] && throughput "${metrics[@]}")"
+}
 ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 > 0) printf "%.3f", a / b}'; }
 mean() { [ $# -gt 0 ] && printf '%s\n' "$@" | awk '{s += $1} END {printf "%.6f", s / NR}'; }
 
@@ -304,13 +313,9 @@ if fits sweep $(( 2 * per_process + grid_runs * sweep_epochs * per_process / 20 
   gp sweep --accelerator "$accelerator" --lr "$(IFS=,; echo "${lrs[*]}")" --bottleneck "$(IFS=,; echo "${bottlenecks[*]}")" \
     --epochs "$sweep_epochs" $limit --data "$data" --out "$work/sweep" --no-progress > "$logs/sweep.txt" 2>&1
   rc=$?
-  sweep_wall=$(span "$start" "$(now)")
+  IFS='|' read -r sweep_status sweep_wall sweep_rate < <(timed_runs $rc "$start" "$work/sweep")
   tail -n 3 "$logs/sweep.txt"
   cp "$work/sweep/sweep.json" "$logs/" 2>/dev/null
-  sweep_status=$(verdict $rc)
-  [ $rc -eq 0 ] || sweep_wall=""
-  sweep_metrics=("$work"/sweep/*/metrics.json)
-  [ -e "${sweep_metrics[0]}" ] && sweep_rate=$(throughput "${sweep_metrics[@]}")
   echo "sweep: $sweep_status, wall ${sweep_wall:-?} s, ${sweep_rate:-?} images per training-loop second"
 else
   sweep_status="skipped (budget)"
@@ -328,11 +333,7 @@ elif fits "separate processes" $(( grid_runs * per_process )); then
         --out "$work/lone/z$z-lr$lr" --no-progress > "$logs/lone.txt" 2>&1 || { rc=$?; tail -n 1 "$logs/lone.txt"; break 2; }
     done
   done
-  lone_wall=$(span "$start" "$(now)")
-  lone_status=$(verdict $rc)
-  [ $rc -eq 0 ] || lone_wall=""
-  lone_metrics=("$work"/lone/*/metrics.json)
-  [ -e "${lone_metrics[0]}" ] && lone_rate=$(throughput "${lone_metrics[@]}")
+  IFS='|' read -r lone_status lone_wall lone_rate < <(timed_runs $rc "$start" "$work/lone")
   echo "separate processes: $lone_status, wall ${lone_wall:-?} s, ${lone_rate:-?} images per training-loop second"
 else
   lone_status="skipped (budget)"
