@@ -7,6 +7,9 @@ namespace GpuAutoencoder.Kernels;
 /// the launch finishes last (an integer counter, reset by it) adds the rows in row order, so the
 /// loss is deterministic without a float atomic and without a second launch. The float64
 /// reference is <see cref="ElementwiseReference.MseSigmoidBackward"/>.
+/// Every thread of a group passes every <see cref="MemoryFence.DeviceLevel"/>, never one thread alone
+/// inside a branch: ILGPU's OpenCL backend emits the fence as a work_group_barrier, which all of a
+/// group's work-items must reach (on PoCL a fence in one thread's branch left the loss unwritten).
 /// </summary>
 public static class LossKernels
 {
@@ -32,8 +35,10 @@ public static class LossKernels
             rowLoss[r] = sum;
         }
         MemoryFence.DeviceLevel();
-        if (Atomic.Add(ref counter[0], 1) != stride - 1) return;
+        // Every thread counts itself and fences before the last one goes on, so the fence is not in a branch.
+        int arrived = Atomic.Add(ref counter[0], 1);
         MemoryFence.DeviceLevel();
+        if (arrived != stride - 1) return;
         float total = 0f;
         for (int r = 0; r < rows; r++) total += rowLoss[r];
         loss[0] = lossScale * total;
@@ -66,12 +71,10 @@ public static class LossKernels
             if (tid < half) partial[tid] += partial[tid + half];
             Group.Barrier();
         }
-        if (tid == 0)
-        {
-            rowLoss[row] = partial[0];
-            MemoryFence.DeviceLevel();
-            last[0] = Atomic.Add(ref counter[0], 1) == rows - 1 ? 1 : 0;
-        }
+        if (tid == 0) rowLoss[row] = partial[0];
+        // The whole group fences (only thread 0 needs it) so that the fence is not in a branch.
+        MemoryFence.DeviceLevel();
+        if (tid == 0) last[0] = Atomic.Add(ref counter[0], 1) == rows - 1 ? 1 : 0;
         Group.Barrier();
         if (last[0] == 0) return;
         MemoryFence.DeviceLevel();
