@@ -240,9 +240,10 @@ public sealed class DeviceTrainer : IDisposable
             return;
         }
         int launches = kernels.CountLaunches(() => TrainStep(rows));
-        captured.Work?.Dispose();
-        // Captured only: nothing of it runs until the next step of this size replays it.
+        // Captured only: nothing of it runs until the next step of this size replays it. The capture
+        // waits for the stream first, so a graph it replaces is no longer running when it is freed.
         var work = new ReplayableWork(kernels.Stream, () => TrainStep(rows), launches);
+        captured.Work?.Dispose();
         capturedSteps[rows] = (work, kernels.ScratchGeneration);
         StepPath = work.Path;
     }
