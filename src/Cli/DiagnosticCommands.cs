@@ -176,9 +176,8 @@ public static class DiagnosticCommands
             Console.WriteLine(string.Create(c, $"  epoch (measured)  {m,10:F2} s      estimate off by {(r.EstimatedEpochSeconds / m - 1) * 100:+0.0;-0.0} %"));
         string epochBytes = r.HostDeviceBytesPerEpoch is { } e ? string.Create(c, $", {e:N0} in the measured epoch") : "";
         Console.WriteLine(string.Create(c, $"  host<->device     {r.HostDeviceBytesPerStep,10:F0} bytes per step, counted{epochBytes}"));
-        if (r.GraphPath != null)
-            Console.WriteLine(string.Create(c,
-                $"  graph path        {r.GraphPath}: Adam update on its own stream {r.GraphProbePlainSeconds * 1e3:F3} ms launched, {r.GraphProbeReplaySeconds * 1e3:F3} ms through the replay path"));
+        if (r.StepPath != null)
+            Console.WriteLine($"  steps ran as      {r.StepPath}");
         Console.WriteLine($"  {"phase",-18} {"ms/step",10} {"GFLOP/s",10} {"share",7}");
         foreach (var p in r.Phases)
             Console.WriteLine(string.Create(c, $"  {p.Phase,-18} {p.SecondsPerStep * 1e3,10:F3} {p.Gflops,10:F1} {p.Share,7:P1}"));

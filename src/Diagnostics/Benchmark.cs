@@ -35,12 +35,6 @@ public sealed record BenchmarkResult(
 {
     /// <summary>How the timed training steps ran: "cuda graph", or "plain launches (why)".</summary>
     [JsonPropertyName("step_path")] public string? StepPath { get; init; }
-    /// <summary>How the graph probe's work ran: "cuda graph", or "plain launches (why)".</summary>
-    [JsonPropertyName("graph_path")] public string? GraphPath { get; init; }
-    /// <summary>The Adam update (two launches, step scalars read from device memory) on a stream of its own, launched plainly.</summary>
-    [JsonPropertyName("graph_probe_plain_seconds")] public double? GraphProbePlainSeconds { get; init; }
-    /// <summary>The same work through <see cref="ReplayableWork"/>: a graph replay where <see cref="GraphPath"/> says so.</summary>
-    [JsonPropertyName("graph_probe_replay_seconds")] public double? GraphProbeReplaySeconds { get; init; }
 }
 
 /// <summary>
@@ -121,52 +115,12 @@ public static class Benchmark
             measured = trainer.TrainEpoch(0).Seconds;
             epochBytes = (kernels.Transfers.Count - before).Bytes;
         }
-        var probe = GraphProbe(kernels, layout.Length, steps);
         return new BenchmarkResult(Accelerators.Name(kernels.Accelerator.AcceleratorType), kernels.Accelerator.Name, kernels.Schedule.Name,
             (int)kernels.Schedule.Matmul, kernels.Schedule.GroupsPerMultiprocessor, batch, steps, step, batch / step, 1 / step, step * batchesPerEpoch, 50 * step * batchesPerEpoch,
             arch.TrainingFlopsPerImage * batch / step / 1e9, flopPerEpoch, timings, bytesPerStep, measured, epochBytes)
         {
             StepPath = stepPath,
-            GraphPath = probe.Path,
-            GraphProbePlainSeconds = probe.Plain,
-            GraphProbeReplaySeconds = probe.Replay,
         };
-    }
-
-    /// <summary>
-    /// The graph path on the one piece of a step that already runs from device-side arguments: the
-    /// Adam update over the model's parameters, on a stream from CreateStream(), timed launched
-    /// plainly and then through <see cref="ReplayableWork"/> (a CUDA graph where the driver allows).
-    /// </summary>
-    static (string Path, double Plain, double Replay) GraphProbe(DeviceKernels kernels, int count, int steps)
-    {
-        var accelerator = kernels.Accelerator;
-        using var stream = accelerator.CreateStream();
-        using var table = new AdamStepTable(accelerator, kernels.Transfers, 2 * steps + 4, 0.9, 0.999, 1e-8);
-        using var p = accelerator.Allocate1D<float>(count);
-        using var g = accelerator.Allocate1D<float>(count);
-        using var m = accelerator.Allocate1D<float>(count);
-        using var v = accelerator.Allocate1D<float>(count);
-        foreach (var b in new[] { p, g, m, v }) b.View.MemSetToZero(stream);
-        table.Prepare(1, 1e-3, stream);
-        void Launch() => table.Launch(p.View, g.View, m.View, v.View, count, stream);
-        Launch();
-        table.Advanced();
-        stream.Synchronize();
-        double Time(Action run)
-        {
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < steps; i++)
-            {
-                run();
-                table.Advanced();
-            }
-            stream.Synchronize();
-            return clock.Elapsed.TotalSeconds / steps;
-        }
-        double plain = Time(Launch);
-        using var work = new ReplayableWork(stream, Launch);
-        return (work.Path, plain, Time(work.Run));
     }
 }
 
