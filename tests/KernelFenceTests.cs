@@ -31,6 +31,6 @@ public class KernelFenceTests
                 Assert.That(guarded, Is.False, $"{where} is the body of a one-line if");
             }
         }
-        Assert.That(fences, Is.GreaterThanOrEqualTo(6), "the scan found too few fences; have the kernels changed shape?");
+        Assert.That(fences, Is.GreaterThanOrEqualTo(4), "the scan found too few fences; have the kernels changed shape?");
     }
 }

@@ -106,19 +106,12 @@ public static class ColumnSumKernels
             for (int l = 0; l < Lanes; l++) s += lanes[l * Columns + c];
             partials[chunk * slots + block * Columns + c] = s;
         }
-        // Each writer makes its partial visible device-wide before the group counts itself done.
-        MemoryFence.DeviceLevel();
-        Group.Barrier();
-        if (tid == 0) last[0] = Atomic.Add(ref counters[block], 1) == chunks - 1 ? 1 : 0;
-        Group.Barrier();
-        if (last[0] == 0) return;
-        MemoryFence.DeviceLevel();
+        if (!LastGroup.Arrive(counters.SubView(block, 1), chunks, last)) return;
         if (lane == 0 && col < cols)
         {
             float s = 0f;
             for (int ch = 0; ch < chunks; ch++) s += partials[ch * slots + block * Columns + c];
             Pick(job, dst0, dst1, dst2, dst3)[col] = jobs.Scale * s;
         }
-        if (tid == 0) counters[block] = 0;
     }
 }

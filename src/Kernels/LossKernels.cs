@@ -5,11 +5,9 @@ namespace GpuAutoencoder.Kernels;
 /// its target, reduced to one number on the device, and its gradient taken back through the
 /// Sigmoid into dz. Each row's squared error goes to a scratch row-loss buffer; whichever part of
 /// the launch finishes last (an integer counter, reset by it) adds the rows in row order, so the
-/// loss is deterministic without a float atomic and without a second launch. The float64
-/// reference is <see cref="ElementwiseReference.MseSigmoidBackward"/>.
-/// Every thread of a group passes every <see cref="MemoryFence.DeviceLevel"/>, never one thread alone
-/// inside a branch: ILGPU's OpenCL backend emits the fence as a work_group_barrier, which all of a
-/// group's work-items must reach (on PoCL a fence in one thread's branch left the loss unwritten).
+/// loss is deterministic without a float atomic and without a second launch: on the GPU schedule the
+/// last group (<see cref="LastGroup"/>), on the CPU schedule the last thread. The float64 reference
+/// is <see cref="ElementwiseReference.MseSigmoidBackward"/>.
 /// </summary>
 public static class LossKernels
 {
@@ -35,7 +33,8 @@ public static class LossKernels
             rowLoss[r] = sum;
         }
         MemoryFence.DeviceLevel();
-        // Every thread counts itself and fences before the last one goes on, so the fence is not in a branch.
+        // Every thread counts itself and fences before the last one goes on: ILGPU writes the fence for
+        // OpenCL as a work-group barrier, which a fence inside a branch would leave unmet (see LastGroup).
         int arrived = Atomic.Add(ref counter[0], 1);
         MemoryFence.DeviceLevel();
         if (arrived != stride - 1) return;
@@ -72,12 +71,7 @@ public static class LossKernels
             Group.Barrier();
         }
         if (tid == 0) rowLoss[row] = partial[0];
-        // The whole group fences (only thread 0 needs it) so that the fence is not in a branch.
-        MemoryFence.DeviceLevel();
-        if (tid == 0) last[0] = Atomic.Add(ref counter[0], 1) == rows - 1 ? 1 : 0;
-        Group.Barrier();
-        if (last[0] == 0) return;
-        MemoryFence.DeviceLevel();
+        if (!LastGroup.Arrive(counter, rows, last)) return;
         float total = 0f;
         for (int r = tid; r < rows; r += threads) total += rowLoss[r];
         partial[tid] = total;
@@ -87,10 +81,6 @@ public static class LossKernels
             if (tid < half) partial[tid] += partial[tid + half];
             Group.Barrier();
         }
-        if (tid == 0)
-        {
-            loss[0] = lossScale * partial[0];
-            counter[0] = 0;
-        }
+        if (tid == 0) loss[0] = lossScale * partial[0];
     }
 }

@@ -110,12 +110,7 @@ public static class MatmulSkinny
             sum += bias ? av : av * b[p * s.BsP + jb * s.BsJ];
         }
         partials[chunk * slots + o] = sum;
-        MemoryFence.DeviceLevel();
-        Group.Barrier();
-        if (tid == 0) last[0] = Atomic.Add(ref counters[block], 1) == chunks - 1 ? 1 : 0;
-        Group.Barrier();
-        if (last[0] == 0) return;
-        MemoryFence.DeviceLevel();
+        if (!LastGroup.Arrive(counters.SubView(block, 1), chunks, last)) return;
         if (live)
         {
             float total = 0f;
@@ -123,6 +118,5 @@ public static class MatmulSkinny
             if (bias) db[i] = total;
             else dw[i * s.Cols + j] = total;
         }
-        if (tid == 0) counters[block] = 0;
     }
 }
