@@ -625,4 +625,5 @@ echo "== summary"
 echo
 cat "$logs/compare.json"
 [ "$selftest" = 0 ] && [ "$bench" = 0 ] && [ "$train_first" -eq 0 ] && [ "$train" = 0 ] && [ "$evaluate" = 0 ] && [ "$repeat" = 0 ] \
+  && { [ "$selftest_tf32" = 0 ] || [ "$selftest_tf32" = skipped ]; } \
   && [ "$same_seed" = identical ] && [ "$resumed" = identical ] && { [ "$graphs" = identical ] || [[ $graphs == "not run"* ]]; }
