@@ -87,10 +87,23 @@ public class AdamStepTableTests
     }
 
     [Test]
-    public void EnqueueBeforePrepareThrows()
+    public void AStepBeforePrepareThrows()
     {
         using var table = new AdamStepTable(Cpu, Transfers, 3, 0.9, 0.999, 1e-8);
-        using var buf = Cpu.Allocate1D<float>(4);
-        Assert.Throws<InvalidOperationException>(() => table.Enqueue(buf.View, buf.View, buf.View, buf.View, 4));
+        Assert.Throws<InvalidOperationException>(table.Advanced);
+    }
+}
+
+/// <summary>One whole step through the table, as AdamOptimizer takes it: prepare, launch, advance.</summary>
+static class AdamStepTableSteps
+{
+    /// <returns>The bytes <see cref="AdamStepTable.Prepare"/> copied to the device.</returns>
+    public static long Apply(this AdamStepTable table, long step, double learningRate, ArrayView<float> param, ArrayView<float> grad,
+        ArrayView<float> m, ArrayView<float> v, int count)
+    {
+        long bytes = table.Prepare(step, learningRate);
+        table.Launch(param, grad, m, v, count);
+        table.Advanced();
+        return bytes;
     }
 }

@@ -91,7 +91,7 @@ public class LauncherBoundsTests
         using var param = TestAccelerator.Poisoned(rows * cols);
         using var adam = new AdamStepTable(Kernels.Accelerator, Kernels.Transfers, 1, 0.9, 0.999, 1e-8);
         adam.Prepare(1, 1e-3);
-        Refused(param, () => adam.Enqueue(param.View, full.View, full.View, shortOne.View, rows * cols), "v");
+        Refused(param, () => adam.Launch(param.View, full.View, full.View, shortOne.View, rows * cols), "v");
         Refused(param, () => adam.Launch(param.View, shortOne.View, full.View, full.View, rows * cols), "grad");
     }
 

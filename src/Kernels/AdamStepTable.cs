@@ -69,19 +69,8 @@ public sealed class AdamStepTable : IDisposable
     /// Enqueues one Adam step over <paramref name="count"/> parameters with the scalars the cursor
     /// points at, then advances the cursor. Only launches: nothing here reads host state that
     /// changes between steps, which is what makes it capturable. <see cref="Prepare"/> must have
-    /// been called for this step. Launches on <paramref name="stream"/>, the default stream when null.
-    /// </summary>
-    public void Enqueue(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count,
-        AcceleratorStream? stream = null)
-    {
-        RequireCovered();
-        Launch(param, grad, m, v, count, stream);
-        deviceCursor++;
-    }
-
-    /// <summary>
-    /// The launches of <see cref="Enqueue"/> without its host-side bookkeeping: for capturing into a
-    /// graph, whose every replay must then be followed by <see cref="Advanced"/>.
+    /// been called for this step, and every launch (or replay of a captured one) is matched by one
+    /// <see cref="Advanced"/>. Launches on <paramref name="stream"/>, the default stream when null.
     /// </summary>
     public void Launch(ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, int count,
         AcceleratorStream? stream = null)
@@ -109,15 +98,6 @@ public sealed class AdamStepTable : IDisposable
     {
         if (first < 0 || deviceCursor >= Capacity)
             throw new InvalidOperationException("the step table does not cover this step; call Prepare first");
-    }
-
-    /// <summary><see cref="Prepare"/> then <see cref="Enqueue"/>; returns the bytes copied to the device.</summary>
-    public long Apply(long step, double learningRate, ArrayView<float> param, ArrayView<float> grad,
-        ArrayView<float> m, ArrayView<float> v, int count)
-    {
-        long bytes = Prepare(step, learningRate);
-        Enqueue(param, grad, m, v, count);
-        return bytes;
     }
 
     public void Dispose()
